@@ -1,0 +1,137 @@
+using System.Buffers;
+using FastProxy.Telemetry;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.Extensions.Logging;
+
+namespace FastProxy.Forwarding;
+
+/// <summary>
+/// The one reporting point for forwarding failures: sets the status from DESIGN.md's table,
+/// writes a small JSON body with a Content-Type, logs (rate-limited per kind) and counts.
+/// FastProxy never answers 4xx for its own trouble: Prometheus drops a batch on 4xx.
+/// </summary>
+internal sealed class ErrorResponder
+{
+    private static readonly TimeSpan LogInterval = TimeSpan.FromSeconds(10);
+
+    private readonly ILogger _logger;
+    private readonly TimeProvider _time;
+    private readonly long[] _lastLogged = new long[Enum.GetValues<ForwarderError>().Length];
+    private readonly long[] _suppressed = new long[Enum.GetValues<ForwarderError>().Length];
+
+    public ErrorResponder(ILogger logger, TimeProvider time)
+    {
+        _logger = logger;
+        _time = time;
+    }
+
+    /// <summary>Seconds a client should wait when no token is held; Prometheus honours Retry-After on 5xx.</summary>
+    public const string RetryAfterSeconds = "5";
+
+    public static int StatusFor(ForwarderError error) => error switch
+    {
+        ForwarderError.NoToken => StatusCodes.Status503ServiceUnavailable,
+        ForwarderError.UpstreamTimeout => StatusCodes.Status504GatewayTimeout,
+        ForwarderError.RequestTargetRejected => StatusCodes.Status400BadRequest,
+        ForwarderError.RequestBodyClient or ForwarderError.ResponseBodyClient => 0,
+        _ => StatusCodes.Status502BadGateway,
+    };
+
+    // Precomputed bodies: an outage turns every request into an error, so answering must not allocate.
+    private static ReadOnlySpan<byte> BodyFor(ForwarderError error) => error switch
+    {
+        ForwarderError.NoToken =>
+            "{\"error\":\"no_token\",\"message\":\"FastProxy holds no valid Entra token yet; retry later. /ready and the log say why.\"}"u8,
+        ForwarderError.UpstreamUnreachable =>
+            "{\"error\":\"upstream_unreachable\",\"message\":\"FastProxy could not connect to the target; check TARGET_HOST and DNS, and that the target is up.\"}"u8,
+        ForwarderError.UpstreamTls =>
+            "{\"error\":\"upstream_tls\",\"message\":\"The TLS handshake with the target failed; check the target's certificate and TARGET_HOST's scheme.\"}"u8,
+        ForwarderError.UpstreamProtocol =>
+            "{\"error\":\"upstream_protocol\",\"message\":\"The target closed the connection or answered something that is not HTTP.\"}"u8,
+        ForwarderError.UpstreamTimeout =>
+            "{\"error\":\"upstream_timeout\",\"message\":\"The target did not answer in time (UPSTREAM_TIMEOUT_SECONDS).\"}"u8,
+        ForwarderError.RequestBodyUpstream =>
+            "{\"error\":\"upstream_request_body\",\"message\":\"Sending the request body to the target failed.\"}"u8,
+        ForwarderError.RequestTargetRejected =>
+            "{\"error\":\"bad_request_target\",\"message\":\"Only origin-form request targets (a path starting with /) are forwarded.\"}"u8,
+        _ => "{\"error\":\"proxy_error\",\"message\":\"FastProxy could not forward the request.\"}"u8,
+    };
+
+    public async ValueTask ReportAsync(HttpContext context, ForwarderError error, Exception? exception)
+    {
+        LogRateLimited(error, exception);
+        var status = StatusFor(error);
+        if (status == 0)
+        {
+            // The client is gone; there is nobody to answer.
+            return;
+        }
+
+        var response = context.Response;
+        if (response.HasStarted)
+        {
+            // A second status line is impossible; resetting the connection tells the client the
+            // response is incomplete instead of letting a truncated body look like success.
+            context.Features.Get<IHttpResetFeature>()?.Reset(errorCode: 2 /* INTERNAL_ERROR */);
+            context.Abort();
+            return;
+        }
+
+        response.Clear();
+        response.StatusCode = status;
+        response.ContentType = "application/json";
+        if (error == ForwarderError.NoToken)
+        {
+            response.Headers.RetryAfter = RetryAfterSeconds;
+        }
+
+        var body = BodyFor(error);
+        response.ContentLength = body.Length;
+        response.BodyWriter.Write(body);
+        try
+        {
+            await response.BodyWriter.FlushAsync(context.RequestAborted);
+        }
+        catch (OperationCanceledException)
+        {
+            // The client left while we answered.
+        }
+    }
+
+    private void LogRateLimited(ForwarderError error, Exception? exception)
+    {
+        if (error is ForwarderError.RequestBodyClient or ForwarderError.ResponseBodyClient)
+        {
+            if (_logger.IsEnabled(LogLevel.Debug))
+            {
+                var kind = error.ToString();
+                Log.ClientWentAway(_logger, kind);
+            }
+
+            return;
+        }
+
+        var index = (int)error;
+        var now = _time.GetTimestamp();
+        var last = Interlocked.Read(ref _lastLogged[index]);
+        if (last != 0 && _time.GetElapsedTime(last, now) < LogInterval)
+        {
+            Interlocked.Increment(ref _suppressed[index]);
+            return;
+        }
+
+        if (Interlocked.CompareExchange(ref _lastLogged[index], now, last) != last)
+        {
+            Interlocked.Increment(ref _suppressed[index]);
+            return;
+        }
+
+        var suppressed = Interlocked.Exchange(ref _suppressed[index], 0);
+        if (_logger.IsEnabled(LogLevel.Warning))
+        {
+            var detail = exception?.GetBaseException().Message ?? "";
+            Log.ForwardingFailed(_logger, error.ToString(), StatusFor(error), suppressed, detail);
+        }
+    }
+}

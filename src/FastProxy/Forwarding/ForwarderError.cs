@@ -1,0 +1,38 @@
+namespace FastProxy.Forwarding;
+
+/// <summary>
+/// Which side failed, and where. Every failure of a proxied request becomes one of these and is
+/// answered in one place (<see cref="ErrorResponder"/>), so the status mapping lives in one table.
+/// </summary>
+internal enum ForwarderError
+{
+    /// <summary>No usable Entra token yet, or it expired: 503 + Retry-After.</summary>
+    NoToken,
+
+    /// <summary>Connection refused, reset, or DNS failure before the response: 502.</summary>
+    UpstreamUnreachable,
+
+    /// <summary>TLS handshake with the target failed: 502.</summary>
+    UpstreamTls,
+
+    /// <summary>The target answered something that is not HTTP, or closed before its headers: 502.</summary>
+    UpstreamProtocol,
+
+    /// <summary>The target did not answer (or connect) within the timeout: 504.</summary>
+    UpstreamTimeout,
+
+    /// <summary>Sending the request body to the target failed: 502.</summary>
+    RequestBodyUpstream,
+
+    /// <summary>The client stopped sending its body or went away: nothing can be answered.</summary>
+    RequestBodyClient,
+
+    /// <summary>The response body from the target broke off after the status was sent: connection reset.</summary>
+    ResponseBodyUpstream,
+
+    /// <summary>The client went away while the response streamed: nothing to answer.</summary>
+    ResponseBodyClient,
+
+    /// <summary>The request target is not an origin-form path this proxy forwards: 400.</summary>
+    RequestTargetRejected,
+}

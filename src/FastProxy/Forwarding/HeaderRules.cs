@@ -1,0 +1,70 @@
+using System.Buffers;
+using System.Collections.Frozen;
+using Microsoft.Extensions.Primitives;
+
+namespace FastProxy.Forwarding;
+
+/// <summary>
+/// The one table of headers that do not cross the proxy, consulted by both copy loops.
+/// </summary>
+internal static class HeaderRules
+{
+    // RFC 9110 §7.6.1: Connection and the fields it names are meaningful to one hop only; RFC 9112
+    // adds Transfer-Encoding and TE, RFC 9110 §7.8 Upgrade; Keep-Alive and Proxy-Connection are
+    // the pre-standard hop-by-hop fields still sent by old clients. Proxy-Authenticate and
+    // Proxy-Authorization belong to the hop that speaks to a proxy.
+    private static readonly FrozenSet<string> HopByHop = new[]
+    {
+        "Connection", "Keep-Alive", "Proxy-Connection", "Proxy-Authenticate", "Proxy-Authorization",
+        "TE", "Trailer", "Transfer-Encoding", "Upgrade",
+    }.ToFrozenSet(StringComparer.OrdinalIgnoreCase);
+
+    // Set by FastProxy for the upstream hop: Host is the target's, Authorization is the Entra
+    // token, Content-Length follows the body content, X-Forwarded-For is appended.
+    private static readonly FrozenSet<string> SetByProxy = new[]
+    {
+        "Host", "Authorization", "Content-Length", "X-Forwarded-For",
+    }.ToFrozenSet(StringComparer.OrdinalIgnoreCase);
+
+    private static readonly SearchValues<char> TokenChars =
+        SearchValues.Create("!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz");
+
+    public static bool IsHopByHop(string name) => HopByHop.Contains(name);
+
+    /// <summary>True for request headers not copied from the client (HTTP/2 pseudo-headers included).</summary>
+    public static bool ShouldSkipRequestHeader(string name) =>
+        HopByHop.Contains(name) || SetByProxy.Contains(name) || (name.Length > 0 && name[0] == ':');
+
+    public static bool ShouldSkipResponseHeader(string name) => HopByHop.Contains(name);
+
+    /// <summary>Headers an operator may not override because the proxy owns them.</summary>
+    public static bool IsReservedForProxy(string name) => HopByHop.Contains(name) || SetByProxy.Contains(name);
+
+    public static bool IsValidHeaderName(string name) =>
+        name.Length > 0 && !name.AsSpan().ContainsAnyExcept(TokenChars);
+
+    /// <summary>
+    /// True when <paramref name="name"/> is listed in the message's Connection header. YARP does not
+    /// drop these; Go's httputil does, and RFC 9110 §7.6.1 requires it.
+    /// </summary>
+    public static bool IsNamedByConnection(StringValues connection, string name)
+    {
+        foreach (var value in connection)
+        {
+            if (value is null)
+            {
+                continue;
+            }
+
+            foreach (var range in value.AsSpan().Split(','))
+            {
+                if (value.AsSpan(range).Trim().Equals(name, StringComparison.OrdinalIgnoreCase))
+                {
+                    return true;
+                }
+            }
+        }
+
+        return false;
+    }
+}

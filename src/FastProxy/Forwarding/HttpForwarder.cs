@@ -1,0 +1,308 @@
+using System.Buffers;
+using System.Net;
+using System.Net.Http.Headers;
+using System.Net.Sockets;
+using System.Security.Authentication;
+using FastProxy.Configuration;
+using FastProxy.Identity;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.Extensions.Primitives;
+
+namespace FastProxy.Forwarding;
+
+/// <summary>
+/// The hot path: forwards one client request to its route's target with the Entra token.
+/// </summary>
+/// <remarks>
+/// <see cref="ForwardAsync"/> reads top to bottom in these steps:
+/// <list type="number">
+/// <item>Read the token snapshot: one volatile read; no usable token means 503 + Retry-After.</item>
+/// <item>Build the upstream request: target URL from the raw request target, byte for byte.</item>
+/// <item>Copy request headers except hop-by-hop ones; set Authorization, X-Forwarded-For, overrides.</item>
+/// <item>Attach the body as a streaming content that copies from the client's pipe as bytes arrive.</item>
+/// <item>Send with <see cref="HttpCompletionOption.ResponseHeadersRead"/>; classify failures.</item>
+/// <item>Relay status and headers as they are.</item>
+/// <item>Stream the response body back.</item>
+/// </list>
+/// Failures become a <see cref="ForwarderError"/> answered by <see cref="ErrorResponder"/>.
+/// Nothing here logs per request at Information, waits on the identity system, or buffers a body.
+/// </remarks>
+internal sealed class HttpForwarder
+{
+    private const int ResponseCopyBlockSize = 64 * 1024;
+
+    private readonly HttpMessageInvoker _upstream;
+    private readonly ErrorResponder _errors;
+    private readonly TimeProvider _time;
+    private readonly TimeSpan _timeout;
+    private readonly KeyValuePair<string, string>[] _overrides;
+
+    public HttpForwarder(HttpMessageInvoker upstream, ErrorResponder errors, ProxyOptions options, TimeProvider time)
+    {
+        _upstream = upstream;
+        _errors = errors;
+        _time = time;
+        _timeout = options.UpstreamTimeout;
+        _overrides = [.. options.OverrideRequestHeaders];
+    }
+
+    public async Task ForwardAsync(HttpContext context, ProxyRoute route, string rawTarget)
+    {
+        // 1. The token: a volatile read of an immutable snapshot. No lock, no await.
+        var token = route.Tokens.Current;
+        if (token is null || !token.IsUsableAt(_time.GetUtcNow()))
+        {
+            await _errors.ReportAsync(context, ForwarderError.NoToken, null);
+            return;
+        }
+
+        using var activity = new ActivityTimeout(_timeout, _time, context.RequestAborted);
+
+        // 2. The upstream request. Canonicalisation is off so that the path and query reach the
+        //    target exactly as the client wrote them (percent-encoding, dot segments and all).
+        var request = new HttpRequestMessage
+        {
+            Method = MethodFor(context.Request.Method),
+            RequestUri = new Uri(route.BuildTargetUrl(rawTarget), new UriCreationOptions { DangerousDisablePathAndQueryCanonicalization = true }),
+            Version = route.Version,
+            VersionPolicy = route.VersionPolicy,
+        };
+
+        // 4 (before 3, so content headers have a home). The body streams from Kestrel's pipe.
+        StreamingRequestContent? content = null;
+        if (context.Features.Get<IHttpRequestBodyDetectionFeature>()?.CanHaveBody == true)
+        {
+            content = new StreamingRequestContent(context.Request.BodyReader, context.Request.ContentLength, activity);
+            request.Content = content;
+        }
+
+        // 3. Headers.
+        CopyRequestHeaders(context, request, content);
+        request.Headers.TryAddWithoutValidation("Authorization", token.AuthorizationHeaderValue);
+        AppendForwardedFor(context, request);
+        foreach (var (name, value) in _overrides)
+        {
+            SetHeader(request, content, name, value);
+        }
+
+        // 5. Send. Only response headers are awaited; the body streams in step 7.
+        HttpResponseMessage response;
+        try
+        {
+            response = await _upstream.SendAsync(request, activity.Token);
+        }
+        catch (Exception ex)
+        {
+            request.Dispose();
+            await _errors.ReportAsync(context, ClassifySendFailure(ex, activity, content), ex);
+            return;
+        }
+
+        using (request)
+        using (response)
+        {
+            // 6. Status and headers as the target sent them; nothing non-standard is added.
+            context.Response.StatusCode = (int)response.StatusCode;
+            CopyResponseHeaders(response, context.Response);
+            activity.Touch();
+
+            // 7. The body, streamed as it arrives.
+            var error = await CopyResponseBodyAsync(response, context, activity);
+            if (error is { } failure)
+            {
+                await _errors.ReportAsync(context, failure.Error, failure.Exception);
+            }
+        }
+    }
+
+    private static HttpMethod MethodFor(string method) => method switch
+    {
+        // Kestrel interns known methods, so reference-equal strings map to cached HttpMethod objects.
+        "POST" => HttpMethod.Post,
+        "GET" => HttpMethod.Get,
+        "PUT" => HttpMethod.Put,
+        "DELETE" => HttpMethod.Delete,
+        "HEAD" => HttpMethod.Head,
+        "OPTIONS" => HttpMethod.Options,
+        "PATCH" => HttpMethod.Patch,
+        _ => new HttpMethod(method),
+    };
+
+    private static void CopyRequestHeaders(HttpContext context, HttpRequestMessage request, StreamingRequestContent? content)
+    {
+        var headers = context.Request.Headers;
+        var connection = headers.Connection;
+        foreach (var header in headers)
+        {
+            var name = header.Key;
+            if (HeaderRules.ShouldSkipRequestHeader(name) ||
+                (connection.Count > 0 && HeaderRules.IsNamedByConnection(connection, name)))
+            {
+                continue;
+            }
+
+            var values = header.Value;
+            // The single-value overload avoids boxing StringValues into an IEnumerable.
+            var added = values.Count == 1
+                ? request.Headers.TryAddWithoutValidation(name, values.ToString())
+                : request.Headers.TryAddWithoutValidation(name, (IEnumerable<string?>)values);
+            if (!added && content is not null)
+            {
+                // Content-Type, Content-Encoding and the other content headers live on the content.
+                _ = values.Count == 1
+                    ? content.Headers.TryAddWithoutValidation(name, values.ToString())
+                    : content.Headers.TryAddWithoutValidation(name, (IEnumerable<string?>)values);
+            }
+        }
+    }
+
+    private static void AppendForwardedFor(HttpContext context, HttpRequestMessage request)
+    {
+        var remote = context.Connection.RemoteIpAddress;
+        if (remote is null)
+        {
+            return;
+        }
+
+        if (remote.IsIPv4MappedToIPv6)
+        {
+            remote = remote.MapToIPv4();
+        }
+
+        var existing = context.Request.Headers["X-Forwarded-For"];
+        var value = existing.Count == 0 ? remote.ToString() : existing.ToString() + ", " + remote;
+        request.Headers.TryAddWithoutValidation("X-Forwarded-For", value);
+    }
+
+    private static void SetHeader(HttpRequestMessage request, HttpContent? content, string name, string value)
+    {
+        request.Headers.Remove(name);
+        if (!request.Headers.TryAddWithoutValidation(name, value) && content is not null)
+        {
+            content.Headers.Remove(name);
+            content.Headers.TryAddWithoutValidation(name, value);
+        }
+    }
+
+    private static ForwarderError ClassifySendFailure(Exception exception, ActivityTimeout activity, StreamingRequestContent? content)
+    {
+        if (activity.ClientAborted || content?.ClientError is not null)
+        {
+            return ForwarderError.RequestBodyClient;
+        }
+
+        if (activity.TimedOut)
+        {
+            return ForwarderError.UpstreamTimeout;
+        }
+
+        if (exception is OperationCanceledException { InnerException: TimeoutException })
+        {
+            // SocketsHttpHandler.ConnectTimeout elapsed: the target never answered the handshake.
+            return ForwarderError.UpstreamTimeout;
+        }
+
+        if (exception is HttpRequestException http)
+        {
+            if (content is { Started: true } && http.HttpRequestError is HttpRequestError.Unknown or HttpRequestError.ConnectionError
+                    && http.InnerException is IOException)
+            {
+                return ForwarderError.RequestBodyUpstream;
+            }
+
+            return http.HttpRequestError switch
+            {
+                HttpRequestError.NameResolutionError or HttpRequestError.ConnectionError => ForwarderError.UpstreamUnreachable,
+                HttpRequestError.SecureConnectionError => ForwarderError.UpstreamTls,
+                HttpRequestError.ResponseEnded or HttpRequestError.InvalidResponse or HttpRequestError.HttpProtocolError
+                    or HttpRequestError.VersionNegotiationError => ForwarderError.UpstreamProtocol,
+                _ when http.InnerException is SocketException => ForwarderError.UpstreamUnreachable,
+                _ when http.InnerException is AuthenticationException => ForwarderError.UpstreamTls,
+                _ => ForwarderError.UpstreamProtocol,
+            };
+        }
+
+        return ForwarderError.UpstreamProtocol;
+    }
+
+    private static void CopyResponseHeaders(HttpResponseMessage source, HttpResponse destination)
+    {
+        var headers = destination.Headers;
+        var connection = source.Headers.TryGetValues("Connection", out var listed) ? new StringValues(listed.ToArray()) : default;
+        CopyHeaders(source.Headers.NonValidated, headers, connection);
+        CopyHeaders(source.Content.Headers.NonValidated, headers, connection);
+    }
+
+    private static void CopyHeaders(HttpHeadersNonValidated source, IHeaderDictionary destination, StringValues connection)
+    {
+        foreach (var (name, values) in source)
+        {
+            if (HeaderRules.ShouldSkipResponseHeader(name) ||
+                (connection.Count > 0 && HeaderRules.IsNamedByConnection(connection, name)))
+            {
+                continue;
+            }
+
+            // HeaderStringValues gives the single value without allocating; several values need an array.
+            destination[name] = values.Count == 1 ? new StringValues(values.ToString()) : new StringValues(values.ToArray());
+        }
+    }
+
+    private static async ValueTask<(ForwarderError Error, Exception Exception)?> CopyResponseBodyAsync(
+        HttpResponseMessage response, HttpContext context, ActivityTimeout activity)
+    {
+        if (response.Content.Headers.ContentLength == 0 ||
+            HttpMethods.IsHead(context.Request.Method) ||
+            response.StatusCode is HttpStatusCode.NoContent or HttpStatusCode.NotModified)
+        {
+            await context.Response.StartAsync(activity.Token);
+            return null;
+        }
+
+        var source = await response.Content.ReadAsStreamAsync(activity.Token);
+        var writer = context.Response.BodyWriter;
+        var block = ArrayPool<byte>.Shared.Rent(ResponseCopyBlockSize);
+        try
+        {
+            while (true)
+            {
+                int read;
+                try
+                {
+                    read = await source.ReadAsync(block, activity.Token);
+                }
+                catch (Exception ex)
+                {
+                    return (activity.ClientAborted ? ForwarderError.ResponseBodyClient
+                        : activity.TimedOut ? ForwarderError.UpstreamTimeout
+                        : ForwarderError.ResponseBodyUpstream, ex);
+                }
+
+                if (read == 0)
+                {
+                    return null;
+                }
+
+                activity.Touch();
+                var flush = await writer.WriteAsync(block.AsMemory(0, read), activity.Token);
+                if (flush.IsCanceled || flush.IsCompleted)
+                {
+                    return (ForwarderError.ResponseBodyClient, new OperationCanceledException("client stopped reading"));
+                }
+            }
+        }
+        catch (OperationCanceledException ex) when (activity.ClientAborted)
+        {
+            return (ForwarderError.ResponseBodyClient, ex);
+        }
+        catch (Exception ex) when (ex is OperationCanceledException or IOException)
+        {
+            return (activity.TimedOut ? ForwarderError.UpstreamTimeout : ForwarderError.ResponseBodyClient, ex);
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(block);
+        }
+    }
+}

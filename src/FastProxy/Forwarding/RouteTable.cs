@@ -1,0 +1,85 @@
+using FastProxy.Configuration;
+using FastProxy.Identity;
+
+namespace FastProxy.Forwarding;
+
+/// <summary>A configured route with what forwarding needs at hand: its target and token source.</summary>
+internal sealed class ProxyRoute
+{
+    public ProxyRoute(RouteDefinition options, TokenSource tokens)
+    {
+        Name = options.Name;
+        ExactPath = options.ExactPath;
+        Target = options.Target;
+        Tokens = tokens;
+        // HTTP/2 (with multiple connections) where an https target offers it through ALPN; plain
+        // http targets get HTTP/1.1, since h2c upgrade is not something Azure or in-cluster
+        // targets negotiate.
+        Version = Target.IsHttps ? System.Net.HttpVersion.Version20 : System.Net.HttpVersion.Version11;
+        VersionPolicy = Target.IsHttps ? HttpVersionPolicy.RequestVersionOrLower : HttpVersionPolicy.RequestVersionExact;
+    }
+
+    public string Name { get; }
+    public string? ExactPath { get; }
+    public TargetAddress Target { get; }
+    public TokenSource Tokens { get; }
+    public Version Version { get; }
+    public HttpVersionPolicy VersionPolicy { get; }
+
+    /// <summary>
+    /// The upstream URL: for prefix routes the target base followed by the client's request
+    /// target byte for byte; for exact routes the configured URL, with the client's query appended.
+    /// </summary>
+    public string BuildTargetUrl(string rawTarget)
+    {
+        if (ExactPath is null)
+        {
+            return string.Concat(Target.Base, rawTarget);
+        }
+
+        var query = rawTarget.IndexOf('?', StringComparison.Ordinal);
+        if (query < 0 || query == rawTarget.Length - 1)
+        {
+            return Target.Base;
+        }
+
+        var separator = Target.PathAndQuery.Contains('?', StringComparison.Ordinal) ? "&" : "?";
+        return string.Concat(Target.Base, separator, rawTarget.AsSpan(query + 1));
+    }
+}
+
+/// <summary>Selects the route for a request: exact paths first, then the catch-all.</summary>
+internal sealed class RouteTable
+{
+    private readonly ProxyRoute[] _exact;
+    private readonly ProxyRoute? _fallback;
+
+    public RouteTable(IEnumerable<ProxyRoute> routes)
+    {
+        var all = routes.ToArray();
+        All = all;
+        _exact = all.Where(r => r.ExactPath is not null).ToArray();
+        _fallback = all.FirstOrDefault(r => r.ExactPath is null);
+    }
+
+    public IReadOnlyList<ProxyRoute> All { get; }
+
+    /// <summary>Matches on the raw path (the request target up to '?'), case-sensitively like URLs.</summary>
+    public ProxyRoute? Match(ReadOnlySpan<char> rawTarget)
+    {
+        if (_exact.Length > 0)
+        {
+            var query = rawTarget.IndexOf('?');
+            var path = query >= 0 ? rawTarget[..query] : rawTarget;
+            foreach (var route in _exact)
+            {
+                if (path.SequenceEqual(route.ExactPath))
+                {
+                    return route;
+                }
+            }
+        }
+
+        return _fallback;
+    }
+}

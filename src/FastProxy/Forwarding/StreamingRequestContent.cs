@@ -1,0 +1,137 @@
+using System.Buffers;
+using System.IO.Pipelines;
+using System.Net;
+
+namespace FastProxy.Forwarding;
+
+/// <summary>
+/// The upstream request body: copies from the client's <see cref="PipeReader"/> to the upstream
+/// connection as bytes arrive, never holding the whole body.
+/// </summary>
+/// <remarks>
+/// Hand-written because it is the hot path: <c>StreamContent</c> over the request stream writes in
+/// small pieces (a probe measured ≈ 3.5 KB per send and 14 sends per 49 KB request), while
+/// Kestrel's pipe usually already holds several 4 KB segments. Gathering what is buffered into one
+/// pooled 64 KB block makes one large write per read.
+/// </remarks>
+internal sealed class StreamingRequestContent : HttpContent
+{
+    internal const int CopyBlockSize = 64 * 1024;
+
+    private readonly PipeReader _source;
+    private readonly long? _contentLength;
+    private readonly ActivityTimeout _activity;
+    private int _started;
+
+    public StreamingRequestContent(PipeReader source, long? contentLength, ActivityTimeout activity)
+    {
+        _source = source;
+        _contentLength = contentLength;
+        _activity = activity;
+        if (contentLength is { } length)
+        {
+            Headers.ContentLength = length;
+        }
+    }
+
+    /// <summary>Bytes read from the client so far.</summary>
+    public long BytesCopied { get; private set; }
+
+    /// <summary>Set when reading from the client failed (client gone, body malformed).</summary>
+    public Exception? ClientError { get; private set; }
+
+    public bool Started => Volatile.Read(ref _started) != 0;
+
+    protected override Task SerializeToStreamAsync(Stream stream, TransportContext? context) =>
+        SerializeToStreamAsync(stream, context, CancellationToken.None);
+
+    protected override async Task SerializeToStreamAsync(Stream stream, TransportContext? context, CancellationToken cancellationToken)
+    {
+        if (Interlocked.Exchange(ref _started, 1) != 0)
+        {
+            // A retry of the same request by the handler cannot replay a streamed body.
+            throw new InvalidOperationException("The request body was already sent and cannot be replayed.");
+        }
+
+        byte[]? block = null;
+        try
+        {
+            while (true)
+            {
+                ReadResult result;
+                try
+                {
+                    result = await _source.ReadAsync(cancellationToken);
+                }
+                catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+                {
+                    ClientError = ex;
+                    throw;
+                }
+
+                var buffer = result.Buffer;
+                if (!buffer.IsEmpty)
+                {
+                    if (buffer.IsSingleSegment)
+                    {
+                        await stream.WriteAsync(buffer.First, cancellationToken);
+                    }
+                    else
+                    {
+                        block ??= ArrayPool<byte>.Shared.Rent(CopyBlockSize);
+                        await WriteGatheredAsync(stream, buffer, block, cancellationToken);
+                    }
+
+                    BytesCopied += buffer.Length;
+                    _activity.Touch();
+                }
+
+                _source.AdvanceTo(buffer.End);
+                if (result.IsCompleted)
+                {
+                    break;
+                }
+            }
+        }
+        finally
+        {
+            if (block is not null)
+            {
+                ArrayPool<byte>.Shared.Return(block);
+            }
+        }
+    }
+
+    private static async ValueTask WriteGatheredAsync(Stream stream, ReadOnlySequence<byte> buffer, byte[] block, CancellationToken cancellationToken)
+    {
+        var filled = 0;
+        foreach (var segment in buffer)
+        {
+            var remaining = segment;
+            while (!remaining.IsEmpty)
+            {
+                var take = Math.Min(remaining.Length, block.Length - filled);
+                remaining.Span[..take].CopyTo(block.AsSpan(filled));
+                filled += take;
+                remaining = remaining[take..];
+                if (filled == block.Length)
+                {
+                    await stream.WriteAsync(block.AsMemory(0, filled), cancellationToken);
+                    filled = 0;
+                }
+            }
+        }
+
+        if (filled > 0)
+        {
+            await stream.WriteAsync(block.AsMemory(0, filled), cancellationToken);
+        }
+    }
+
+    protected override bool TryComputeLength(out long length)
+    {
+        // Unknown length means chunked upstream, as the client sent it.
+        length = _contentLength ?? 0;
+        return _contentLength is not null;
+    }
+}

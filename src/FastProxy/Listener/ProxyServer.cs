@@ -1,0 +1,185 @@
+using System.Diagnostics;
+using System.Net;
+using Azure.Core;
+using FastProxy.Configuration;
+using FastProxy.Forwarding;
+using FastProxy.Identity;
+using FastProxy.Telemetry;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+
+namespace FastProxy.Listener;
+
+/// <summary>What a test or the demo may replace; production uses the defaults.</summary>
+internal sealed record ProxyServerDependencies
+{
+    public TimeProvider Time { get; init; } = TimeProvider.System;
+
+    /// <summary>Null means the credential the configuration names, built by <see cref="CredentialFactory"/>.</summary>
+    public TokenCredential? Credential { get; init; }
+
+    /// <summary>Extra logger provider (tests capture logs with it).</summary>
+    public ILoggerProvider? ExtraLogger { get; init; }
+}
+
+/// <summary>
+/// The Kestrel host: an HTTP/1.1 endpoint on LISTENING_PORT, optionally an h2c endpoint, and one
+/// request delegate that answers /health and /ready and forwards everything else. The listener
+/// opens at once; tokens arrive in the background.
+/// </summary>
+internal sealed class ProxyServer : IAsyncDisposable
+{
+    private readonly WebApplication _app;
+    private readonly ProxyOptions _options;
+    private readonly long _createdAt;
+
+    private ProxyServer(WebApplication app, ProxyOptions options, long createdAt)
+    {
+        _app = app;
+        _options = options;
+        _createdAt = createdAt;
+    }
+
+    public TokenSources Tokens => _app.Services.GetRequiredService<TokenSources>();
+
+    public IServiceProvider Services => _app.Services;
+
+    /// <summary>The bound addresses (ports resolved when 0 was asked for), HTTP/1.1 first.</summary>
+    public IReadOnlyList<Uri> Addresses =>
+        _app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses
+            .Select(a => new Uri(a.Replace("[::]", "127.0.0.1", StringComparison.Ordinal).Replace("0.0.0.0", "127.0.0.1", StringComparison.Ordinal)))
+            .ToList();
+
+    public static ProxyServer Create(ProxyOptions options, ProxyServerDependencies? dependencies = null)
+    {
+        var createdAt = Stopwatch.GetTimestamp();
+        dependencies ??= new ProxyServerDependencies();
+        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions
+        {
+            // Configuration comes from FastProxy's own table; no appsettings file watchers.
+            Args = ["--hostBuilder:reloadConfigOnChange=false"],
+            ContentRootPath = AppContext.BaseDirectory,
+        });
+
+        ConfigureLogging(builder.Logging, options, dependencies.ExtraLogger);
+        builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = options.DrainTimeout);
+        builder.WebHost.ConfigureKestrel(kestrel =>
+        {
+            kestrel.AddServerHeader = false;
+            // Bodies stream through and are never held whole, so size is not a memory risk here.
+            kestrel.Limits.MaxRequestBodySize = null;
+            Listen(kestrel, options.ListenAddress, options.ListeningPort, HttpProtocols.Http1);
+            if (options.H2cPort is { } h2cPort)
+            {
+                // A cleartext endpoint offering both protocols always picks HTTP/1.1; h2c with
+                // prior knowledge needs an endpoint of its own.
+                Listen(kestrel, options.ListenAddress, h2cPort, HttpProtocols.Http2);
+            }
+        });
+
+        var time = dependencies.Time;
+        var credential = dependencies.Credential ?? CredentialFactory.Create(options.Identity);
+        builder.Services.AddSingleton(time);
+        builder.Services.AddSingleton(sp => TokenSources.Create(options, credential, time, sp.GetRequiredService<ILoggerFactory>()));
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<TokenSources>());
+        builder.Services.AddSingleton(_ => UpstreamHandlerFactory.Create(options));
+        builder.Services.AddSingleton(sp => new ErrorResponder(sp.GetRequiredService<ILoggerFactory>().CreateLogger("FastProxy.Forwarding"), time));
+        builder.Services.AddSingleton(sp => new HttpForwarder(sp.GetRequiredService<HttpMessageInvoker>(), sp.GetRequiredService<ErrorResponder>(), options, time));
+        builder.Services.AddSingleton(sp =>
+        {
+            var tokens = sp.GetRequiredService<TokenSources>();
+            return new RouteTable(options.Routes.Select(r => new ProxyRoute(r, tokens.For(r.Scope))));
+        });
+        builder.Services.AddSingleton<RequestHandler>();
+
+        var app = builder.Build();
+        var handler = app.Services.GetRequiredService<RequestHandler>();
+        app.Run(handler.HandleAsync);
+        return new ProxyServer(app, options, createdAt);
+    }
+
+    private static void Listen(KestrelServerOptions kestrel, IPAddress address, int port, HttpProtocols protocols)
+    {
+        if (address.Equals(IPAddress.IPv6Any))
+        {
+            // Falls back to IPv4 where IPv6 is disabled, as aad-auth-proxy's ":port" did.
+            kestrel.ListenAnyIP(port, o => o.Protocols = protocols);
+        }
+        else
+        {
+            kestrel.Listen(address, port, o => o.Protocols = protocols);
+        }
+    }
+
+    private static void ConfigureLogging(ILoggingBuilder logging, ProxyOptions options, ILoggerProvider? extra)
+    {
+        logging.ClearProviders();
+        if (options.LogFormat == LogFormat.Json)
+        {
+            logging.AddJsonConsole(o =>
+            {
+                o.UseUtcTimestamp = true;
+                o.TimestampFormat = "yyyy-MM-ddTHH:mm:ss.fffZ ";
+            });
+        }
+        else
+        {
+            logging.AddSimpleConsole(o =>
+            {
+                o.SingleLine = true;
+                o.UseUtcTimestamp = true;
+                o.TimestampFormat = "HH:mm:ss.fff ";
+            });
+        }
+
+        if (extra is not null)
+        {
+            logging.AddProvider(extra);
+        }
+
+        logging.SetMinimumLevel(options.LogLevel);
+        // The framework's per-request and lifetime chatter is not the operator's business at Information.
+        logging.AddFilter("Microsoft", LogLevel.Warning);
+        logging.AddFilter("System.Net.Http", LogLevel.Warning);
+    }
+
+    public async Task StartAsync(CancellationToken cancellationToken = default)
+    {
+        var logger = _app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("FastProxy");
+        var version = typeof(ProxyServer).Assembly.GetName().Version?.ToString(3) ?? "0.0.0";
+        foreach (var line in _options.Describe())
+        {
+            Log.EffectiveSetting(logger, version, line);
+        }
+
+        await _app.StartAsync(cancellationToken);
+        var elapsed = Stopwatch.GetElapsedTime(_createdAt);
+        var endpoints = string.Join(", ", Addresses);
+        Log.Listening(logger, endpoints, elapsed.TotalMilliseconds);
+        if (!IPAddress.IsLoopback(_options.ListenAddress))
+        {
+            Log.OpenListener(logger, _options.ListeningPort);
+        }
+
+        var lifetime = _app.Services.GetRequiredService<IHostApplicationLifetime>();
+        lifetime.ApplicationStopping.Register(() => Log.ShuttingDown(logger, _options.DrainTimeout.TotalSeconds));
+    }
+
+    /// <summary>Starts and runs until SIGTERM/SIGINT (or <paramref name="cancellationToken"/>), then drains.</summary>
+    public async Task RunAsync(CancellationToken cancellationToken = default)
+    {
+        await StartAsync(cancellationToken);
+        await _app.WaitForShutdownAsync(cancellationToken);
+    }
+
+    public Task StopAsync() => _app.StopAsync();
+
+    public async ValueTask DisposeAsync() => await _app.DisposeAsync();
+}

@@ -1,0 +1,3 @@
+using FastProxy.Cli;
+
+return await CommandLine.RunAsync(args);
