@@ -59,12 +59,12 @@ internal sealed class HttpForwarder
 
         using var activity = new ActivityTimeout(_timeout, _time, context.RequestAborted);
 
-        // 2. The upstream request. Canonicalisation is off so that the path and query reach the
-        //    target exactly as the client wrote them (percent-encoding, dot segments and all).
+        // 2. The upstream request. The target Uri is built byte for byte from the raw request
+        //    target (canonicalisation off) and cached per route for the common single path.
         var request = new HttpRequestMessage
         {
             Method = MethodFor(context.Request.Method),
-            RequestUri = new Uri(route.BuildTargetUrl(rawTarget), new UriCreationOptions { DangerousDisablePathAndQueryCanonicalization = true }),
+            RequestUri = route.TargetUri(rawTarget),
             Version = route.Version,
             VersionPolicy = route.VersionPolicy,
         };
@@ -129,7 +129,7 @@ internal sealed class HttpForwarder
         _ => new HttpMethod(method),
     };
 
-    private static void CopyRequestHeaders(HttpContext context, HttpRequestMessage request, StreamingRequestContent? content)
+    internal static void CopyRequestHeaders(HttpContext context, HttpRequestMessage request, HttpContent? content)
     {
         var headers = context.Request.Headers;
         var connection = headers.Connection;
@@ -157,7 +157,7 @@ internal sealed class HttpForwarder
         }
     }
 
-    private static void AppendForwardedFor(HttpContext context, HttpRequestMessage request)
+    internal static void AppendForwardedFor(HttpContext context, HttpRequestMessage request)
     {
         var remote = context.Connection.RemoteIpAddress;
         if (remote is null)
@@ -226,7 +226,7 @@ internal sealed class HttpForwarder
         return ForwarderError.UpstreamProtocol;
     }
 
-    private static void CopyResponseHeaders(HttpResponseMessage source, HttpResponse destination)
+    internal static void CopyResponseHeaders(HttpResponseMessage source, HttpResponse destination)
     {
         var headers = destination.Headers;
         var connection = source.Headers.TryGetValues("Connection", out var listed) ? new StringValues(listed.ToArray()) : default;
