@@ -35,7 +35,7 @@ internal static class CommandLine
         root.SetAction((parse, cancellationToken) =>
             RunProxyAsync(options.ToDictionary(o => o.Key, o => parse.GetValue(o.Value)), cancellationToken));
         root.Subcommands.Add(DemoCommand.Create());
-        // DECODE-PLACEHOLDER
+        root.Subcommands.Add(DecodeCommand.Create());
 
         var parseResult = root.Parse(args);
         if (parseResult.Errors.Count > 0)

@@ -88,10 +88,7 @@ internal static class DemoCommand
         var summary = DemoFixtures.Summarize(received.Select(r => r.Body));
         await output.WriteLineAsync();
         await output.WriteLineAsync($"receiver got {received.Count} requests, {received.Sum(r => (long)r.Body.Length):N0} bytes (sent {sent:N0}), bodies byte-for-byte intact: {(intact ? "yes" : "NO")}");
-        if (summary is not null)
-        {
-            await output.WriteLineAsync(summary);
-        }
+        await output.WriteLineAsync(summary);
 
         await output.WriteLineAsync($"every request carried the issued token (sha256 {Fingerprint(issuer.Token)}); rejected by receiver: {receiver.Rejected}; tokens issued: {issuer.TokensIssued}");
         await proxy.StopAsync();

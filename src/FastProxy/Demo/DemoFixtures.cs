@@ -1,4 +1,5 @@
 using System.Reflection;
+using FastProxy.Protocol;
 
 namespace FastProxy.Demo;
 
@@ -25,6 +26,19 @@ internal static class DemoFixtures
         return copy.ToArray();
     }
 
-    /// <summary>What the bodies hold, once decoded; null when they cannot be decoded.</summary>
-    public static string? Summarize(IEnumerable<byte[]> bodies) => null;
+    /// <summary>What the bodies that arrived hold, decoded as remote-write 1.0.</summary>
+    public static string Summarize(IEnumerable<byte[]> bodies)
+    {
+        long series = 0, samples = 0, metadata = 0, uncompressed = 0;
+        foreach (var body in bodies)
+        {
+            var summary = PayloadSummaryReader.SummarizeSnappy(body, RemoteWriteVersion.V1);
+            series += summary.Series;
+            samples += summary.Samples;
+            metadata += summary.MetadataEntries;
+            uncompressed += summary.UncompressedBytes;
+        }
+
+        return $"decoded at the receiver: {series:N0} series, {samples:N0} samples, {metadata:N0} metadata entries ({uncompressed:N0} bytes uncompressed)";
+    }
 }
