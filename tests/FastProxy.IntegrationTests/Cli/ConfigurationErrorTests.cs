@@ -1,0 +1,84 @@
+using FastProxy.IntegrationTests.Support;
+
+namespace FastProxy.IntegrationTests.Cli;
+
+/// <summary>Invalid configuration stops start-up: exit code 2, one line per problem, no stack trace.</summary>
+public sealed class ConfigurationErrorTests
+{
+    private static readonly TimeSpan ExitTimeout = TimeSpan.FromSeconds(30);
+
+    private static void AssertNoStackTrace(ProxyProcess proxy)
+    {
+        var output = proxy.Stdout + "\n" + proxy.Stderr;
+        Assert.DoesNotContain("   at ", output, StringComparison.Ordinal);
+        Assert.DoesNotContain("Exception", output, StringComparison.Ordinal);
+        Assert.DoesNotContain("Unhandled", output, StringComparison.Ordinal);
+    }
+
+    /// <summary>The problem lines: stderr without the header and the closing hint.</summary>
+    private static List<string> ProblemLines(ProxyProcess proxy) =>
+        proxy.StderrLines.Where(l => l.StartsWith("  ", StringComparison.Ordinal) && l.Trim().Length > 0).ToList();
+
+    [Fact]
+    public async Task SeveralBadVariables_ExitWithCode2AndOneLinePerProblem()
+    {
+        const string HeaderSecret = "do-not-echo-this-value";
+        await using var proxy = ProxyProcess.Start(new Dictionary<string, string?>
+        {
+            ["TARGET_HOST"] = null,
+            ["IDENTITY_TYPE"] = "no-such-identity",
+            ["LISTENING_PORT"] = "eighty",
+            ["AAD_TOKEN_REFRESH_INTERVAL_IN_PERCENTAGE"] = "0",
+            ["OVERRIDE_REQUEST_HEADERS"] = $"{{\"X-Key\":\"{HeaderSecret}\\r\\nInjected: 1\"}}",
+        });
+
+        var exitCode = await proxy.WaitForExitAsync(ExitTimeout);
+
+        Assert.True(exitCode == 2, $"exit code {exitCode}\n{proxy.Describe()}");
+        var problems = ProblemLines(proxy);
+        string[] named = ["TARGET_HOST", "IDENTITY_TYPE", "LISTENING_PORT", "AAD_TOKEN_REFRESH_INTERVAL_IN_PERCENTAGE", "OVERRIDE_REQUEST_HEADERS"];
+        Assert.True(problems.Count == named.Length, $"expected {named.Length} problem lines\n{proxy.Stderr}");
+        foreach (var variable in named)
+        {
+            Assert.Single(problems, line => line.Contains(variable, StringComparison.Ordinal));
+        }
+
+        Assert.Contains(proxy.StderrLines, l => l.Contains($"{named.Length} configuration problems", StringComparison.Ordinal));
+        Assert.DoesNotContain(HeaderSecret, proxy.Stderr + proxy.Stdout, StringComparison.Ordinal);
+        Assert.DoesNotContain("Listening on", proxy.Stdout, StringComparison.Ordinal);
+        AssertNoStackTrace(proxy);
+    }
+
+    [Fact]
+    public async Task InvalidFlag_OverridesValidVariableAndIsNamedInTheError()
+    {
+        await using var proxy = ProxyProcess.Start(new Dictionary<string, string?>
+        {
+            ["TARGET_HOST"] = "http://127.0.0.1:9",
+            ["IDENTITY_TYPE"] = "systemassigned",
+        }, arguments: ["--upstream-timeout-seconds", "-5"]);
+
+        var exitCode = await proxy.WaitForExitAsync(ExitTimeout);
+
+        Assert.True(exitCode == 2, $"exit code {exitCode}\n{proxy.Describe()}");
+        var problem = Assert.Single(ProblemLines(proxy));
+        Assert.Contains("--upstream-timeout-seconds", problem, StringComparison.Ordinal);
+        AssertNoStackTrace(proxy);
+    }
+
+    [Fact]
+    public async Task UnknownFlag_ExitsWithCode2WithoutStackTrace()
+    {
+        await using var proxy = ProxyProcess.Start(new Dictionary<string, string?>
+        {
+            ["TARGET_HOST"] = "http://127.0.0.1:9",
+            ["IDENTITY_TYPE"] = "systemassigned",
+        }, arguments: ["--no-such-flag", "1"]);
+
+        var exitCode = await proxy.WaitForExitAsync(ExitTimeout);
+
+        Assert.True(exitCode == 2, $"exit code {exitCode}\n{proxy.Describe()}");
+        Assert.Contains("--no-such-flag", proxy.Stderr, StringComparison.Ordinal);
+        AssertNoStackTrace(proxy);
+    }
+}

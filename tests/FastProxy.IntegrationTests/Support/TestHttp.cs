@@ -1,0 +1,32 @@
+using System.Net;
+
+namespace FastProxy.IntegrationTests.Support;
+
+/// <summary>Clients for talking to FastProxy: no proxy, no cookies, no redirects, no decompression, bounded.</summary>
+internal static class TestHttp
+{
+    public static HttpClient CreateClient(Uri? baseAddress = null, TimeSpan? timeout = null, Version? version = null)
+    {
+        var handler = new SocketsHttpHandler
+        {
+            UseProxy = false,
+            UseCookies = false,
+            AllowAutoRedirect = false,
+            AutomaticDecompression = DecompressionMethods.None,
+            ConnectTimeout = TimeSpan.FromSeconds(5),
+        };
+        var client = new HttpClient(handler) { Timeout = timeout ?? TimeSpan.FromSeconds(30) };
+        if (baseAddress is not null)
+        {
+            client.BaseAddress = baseAddress;
+        }
+
+        if (version is not null)
+        {
+            client.DefaultRequestVersion = version;
+            client.DefaultVersionPolicy = HttpVersionPolicy.RequestVersionExact;
+        }
+
+        return client;
+    }
+}

@@ -1,0 +1,55 @@
+using System.Text.Json;
+using FastProxy.Forwarding;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace FastProxy.Tests.Forwarding;
+
+public sealed class ErrorResponderTests
+{
+    [Theory]
+    [InlineData(nameof(ForwarderError.NoToken), 503)]
+    [InlineData(nameof(ForwarderError.UpstreamUnreachable), 502)]
+    [InlineData(nameof(ForwarderError.UpstreamTls), 502)]
+    [InlineData(nameof(ForwarderError.UpstreamProtocol), 502)]
+    [InlineData(nameof(ForwarderError.RequestBodyUpstream), 502)]
+    [InlineData(nameof(ForwarderError.ResponseBodyUpstream), 502)]
+    [InlineData(nameof(ForwarderError.UpstreamTimeout), 504)]
+    [InlineData(nameof(ForwarderError.RequestTargetRejected), 400)]
+    [InlineData(nameof(ForwarderError.RequestBodyClient), 0)]
+    [InlineData(nameof(ForwarderError.ResponseBodyClient), 0)]
+    public void Status_FollowsTheDesignTable(string error, int status) =>
+        Assert.Equal(status, ErrorResponder.StatusFor(Enum.Parse<ForwarderError>(error)));
+
+    [Fact]
+    public void OwnTrouble_IsNever4xx()
+    {
+        // Prometheus drops a batch on 4xx; only a malformed request target is the client's fault.
+        foreach (var error in Enum.GetValues<ForwarderError>().Where(e => e != ForwarderError.RequestTargetRejected))
+        {
+            var status = ErrorResponder.StatusFor(error);
+            Assert.True(status is 0 or >= 500, $"{error} answers {status}");
+        }
+    }
+
+    [Theory]
+    [InlineData(nameof(ForwarderError.NoToken), "no_token", true)]
+    [InlineData(nameof(ForwarderError.UpstreamUnreachable), "upstream_unreachable", false)]
+    [InlineData(nameof(ForwarderError.UpstreamTimeout), "upstream_timeout", false)]
+    public async Task Report_WritesSmallJsonWithAContentType(string error, string code, bool retryAfter)
+    {
+        var responder = new ErrorResponder(NullLogger.Instance, TimeProvider.System);
+        var context = new DefaultHttpContext();
+        var body = new MemoryStream();
+        context.Response.Body = body;
+
+        await responder.ReportAsync(context, Enum.Parse<ForwarderError>(error), new HttpRequestException("boom"));
+
+        Assert.Equal("application/json", context.Response.ContentType);
+        Assert.Equal(retryAfter, context.Response.Headers.RetryAfter.Count == 1);
+        using var json = JsonDocument.Parse(body.ToArray());
+        Assert.Equal(code, json.RootElement.GetProperty("error").GetString());
+        Assert.False(string.IsNullOrEmpty(json.RootElement.GetProperty("message").GetString()));
+        Assert.Equal(body.Length, context.Response.ContentLength);
+    }
+}

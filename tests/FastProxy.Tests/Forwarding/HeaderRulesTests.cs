@@ -1,0 +1,57 @@
+using FastProxy.Forwarding;
+using Microsoft.Extensions.Primitives;
+
+namespace FastProxy.Tests.Forwarding;
+
+public sealed class HeaderRulesTests
+{
+    [Theory]
+    [InlineData("Connection")]
+    [InlineData("keep-alive")]
+    [InlineData("TE")]
+    [InlineData("Trailer")]
+    [InlineData("Transfer-Encoding")]
+    [InlineData("Upgrade")]
+    [InlineData("Proxy-Authorization")]
+    [InlineData("Proxy-Connection")]
+    [InlineData("Host")]
+    [InlineData("authorization")]
+    [InlineData("Content-Length")]
+    [InlineData(":authority")]
+    public void RequestHeader_NotCopied(string name) => Assert.True(HeaderRules.ShouldSkipRequestHeader(name));
+
+    [Theory]
+    [InlineData("User-Agent")]
+    [InlineData("Content-Encoding")]
+    [InlineData("Content-Type")]
+    [InlineData("X-Prometheus-Remote-Write-Version")]
+    [InlineData("traceparent")]
+    [InlineData("Accept")]
+    public void EndToEndRequestHeader_Copied(string name) => Assert.False(HeaderRules.ShouldSkipRequestHeader(name));
+
+    [Theory]
+    [InlineData("Transfer-Encoding", true)]
+    [InlineData("Connection", true)]
+    [InlineData("Keep-Alive", true)]
+    [InlineData("Content-Length", false)]
+    [InlineData("Retry-After", false)]
+    [InlineData("X-Prometheus-Remote-Write-Samples-Written", false)]
+    public void ResponseHeader_SkippedOnlyWhenHopByHop(string name, bool skipped) =>
+        Assert.Equal(skipped, HeaderRules.ShouldSkipResponseHeader(name));
+
+    [Theory]
+    [InlineData("close, X-Secret-Hop", "x-secret-hop", true)]
+    [InlineData("keep-alive,x-a ,  X-B", "X-B", true)]
+    [InlineData("close", "X-Secret-Hop", false)]
+    [InlineData("", "X-A", false)]
+    public void HeaderNamedByConnection_IsDetected(string connection, string name, bool expected) =>
+        Assert.Equal(expected, HeaderRules.IsNamedByConnection(new StringValues(connection), name));
+
+    [Theory]
+    [InlineData("x-ms-client", true)]
+    [InlineData("X_Underscore", true)]
+    [InlineData("bad name", false)]
+    [InlineData("bad:name", false)]
+    [InlineData("", false)]
+    public void HeaderName_Validation(string name, bool valid) => Assert.Equal(valid, HeaderRules.IsValidHeaderName(name));
+}
