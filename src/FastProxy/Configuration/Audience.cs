@@ -30,14 +30,33 @@ internal static class Audience
     }
 
     /// <summary>
-    /// The default when AUDIENCE is not set: the query audience for a workspace's query endpoint,
-    /// the ingestion audience otherwise (aad-auth-proxy made both kinds of user set it).
+    /// The default when AUDIENCE is not set: the query audience for a workspace query endpoint,
+    /// the cloud's ingestion audience otherwise (aad-auth-proxy made both kinds of user set it).
+    /// Null with <paramref name="error"/> when no default fits: AZURECUSTOM has none, and a query
+    /// endpoint of another cloud than CLOUD would get a token Entra never issues for it.
     /// </summary>
-    public static string DefaultFor(TargetAddress target)
+    public static string? DefaultFor(TargetAddress target, AzureCloud cloud, out string? error)
     {
-        var host = target.Authority.Split(':')[0];
-        return host.EndsWith(".prometheus.monitor.azure.com", StringComparison.OrdinalIgnoreCase)
-            ? QueryScope
-            : IngestionScope;
+        var host = target.Host;
+        if (AzureCloud.ForQueryHost(host) is { } queryCloud)
+        {
+            if (cloud.Name != CloudName.AzureCustom && queryCloud.Name != cloud.Name)
+            {
+                error = $"is a workspace query endpoint of {queryCloud} but CLOUD is {cloud}; set CLOUD={queryCloud} (or AUDIENCE)";
+                return null;
+            }
+
+            error = null;
+            return queryCloud.QueryScope;
+        }
+
+        if (cloud.IngestionScope is null)
+        {
+            error = $"needs an audience when CLOUD is {cloud}: set AUDIENCE (or INGESTION_AAD_AUDIENCE) to your cloud's Azure Monitor audience";
+            return null;
+        }
+
+        error = null;
+        return cloud.IngestionScope;
     }
 }

@@ -33,8 +33,9 @@ internal sealed class ConfigurationLoader
 
     public ConfigurationResult Load()
     {
-        var identity = ReadIdentity();
-        var routes = ReadRoutes();
+        var cloud = ReadCloud();
+        var identity = ReadIdentity(cloud);
+        var routes = ReadRoutes(cloud);
         var listenAddress = ReadListenAddress();
         var listeningPort = ReadInt(Settings.ListeningPort, 8081, 1, 65535);
         var h2cPort = ReadOptionalInt(Settings.H2cPort, 1, 65535);
@@ -47,6 +48,8 @@ internal sealed class ConfigurationLoader
         {
             Routes = routes,
             Identity = identity ?? new IdentityOptions(IdentityType.SystemAssigned, null),
+            Cloud = cloud,
+            WaitForToken = ReadWaitForToken(),
             ListenAddress = listenAddress,
             ListeningPort = listeningPort,
             H2cPort = h2cPort,
@@ -59,6 +62,7 @@ internal sealed class ConfigurationLoader
             DrainTimeout = ReadSeconds(Settings.DrainTimeout, 25),
             OtelServiceName = Read(Settings.OtelServiceName) is { Length: > 0 } service ? service : "aad_auth_proxy",
             OtelGrpcEndpoint = ReadOtelEndpoint(),
+            Telemetry = Telemetry.TelemetryOptions.Read(Read, Error),
             LogLevel = ReadLogLevel(),
             LogFormat = ReadLogFormat(),
         };
@@ -95,44 +99,334 @@ internal sealed class ConfigurationLoader
         _errors.Add($"{source} {problem}");
     }
 
-    private IdentityOptions? ReadIdentity()
+    private AzureCloud ReadCloud()
+    {
+        var raw = Read(Settings.Cloud);
+        if (raw is null)
+        {
+            return AzureCloud.Public;
+        }
+
+        if (AzureCloud.Parse(raw) is { } cloud)
+        {
+            return cloud;
+        }
+
+        Error(Settings.Cloud, $"'{raw}' is not a cloud; use AZUREPUBLIC, AZUREGOVERNMENT, AZURECHINA or AZURECUSTOM");
+        return AzureCloud.Public;
+    }
+
+    /// <summary>
+    /// AAD_HOST_ENDPOINT (the sidecar's name) or AZURE_AUTHORITY_HOST (what the workload identity
+    /// webhook injects); a bare host means https. MSAL only talks to https authorities.
+    /// </summary>
+    private Uri? ReadAuthorityHost(AzureCloud cloud, bool needed)
+    {
+        var raw = Read(Settings.AuthorityHost);
+        if (raw is null)
+        {
+            if (cloud.AuthorityHost is null && needed)
+            {
+                Error(Settings.AuthorityHost, $"is required when CLOUD is {cloud}: set it to your cloud's Entra authority host, e.g. https://login.example.cloud");
+            }
+
+            return cloud.AuthorityHost;
+        }
+
+        var text = raw.Contains("://", StringComparison.Ordinal) ? raw : "https://" + raw;
+        if (!Uri.TryCreate(text, UriKind.Absolute, out var uri) || uri.Scheme != "https" ||
+            uri.AbsolutePath.Trim('/').Length > 0 || uri.Query.Length > 0 || uri.Fragment.Length > 0 || uri.UserInfo.Length > 0)
+        {
+            Error(Settings.AuthorityHost, $"'{raw}' is not an authority host; use https://host[:port] with no path, e.g. https://login.microsoftonline.us");
+            return cloud.AuthorityHost;
+        }
+
+        return new Uri(uri.GetLeftPart(UriPartial.Authority) + "/");
+    }
+
+    private IdentityOptions? ReadIdentity(AzureCloud cloud)
     {
         var raw = Read(Settings.IdentityType);
         var clientId = Read(Settings.ClientId);
-        if (raw is null)
+        var resourceId = Read(Settings.ResourceId);
+        var objectId = Read(Settings.ObjectId);
+        var certificatePath = Read(Settings.ClientCertificatePath);
+        var secret = Read(Settings.ClientSecret);
+        var secretFile = Read(Settings.ClientSecretFile);
+        var tokenFile = Read(Settings.FederatedTokenFile);
+
+        IdentityType type;
+        string? defaultReason = null;
+        switch (raw?.ToLowerInvariant())
         {
-            Error(Settings.IdentityType, "is not set; use systemassigned or userassigned (with AAD_CLIENT_ID)");
+            case null or "default":
+                (type, defaultReason) = ChooseDefault(clientId, resourceId, objectId, certificatePath, secret ?? secretFile, tokenFile);
+                break;
+            case "systemassigned":
+                type = IdentityType.SystemAssigned;
+                break;
+            case "userassigned":
+                type = IdentityType.UserAssigned;
+                break;
+            case "aadapplication":
+                type = IdentityType.AadApplication;
+                break;
+            case "workloadidentity":
+                type = IdentityType.WorkloadIdentity;
+                break;
+            case "azurecli":
+                type = IdentityType.AzureCli;
+                break;
+            default:
+                Error(Settings.IdentityType, $"'{raw}' is not an identity type; use systemassigned, userassigned, aadapplication, workloadidentity, azurecli or default");
+                return null;
+        }
+
+        var talksToEntra = type is IdentityType.AadApplication or IdentityType.WorkloadIdentity or IdentityType.AzureCli;
+        var authorityHost = ReadAuthorityHost(cloud, needed: type is IdentityType.AadApplication or IdentityType.WorkloadIdentity);
+        var disableDiscovery = ReadBool(Settings.DisableInstanceDiscovery) ??
+                               (authorityHost is not null && !AzureCloud.IsWellKnownAuthorityHost(authorityHost));
+        var identity = new IdentityOptions(type, null)
+        {
+            Cloud = cloud,
+            AuthorityHost = authorityHost ?? AzureCloud.Public.AuthorityHost!,
+            DisableInstanceDiscovery = talksToEntra && disableDiscovery,
+            DefaultReason = defaultReason,
+        };
+
+        var errorsBefore = _errors.Count;
+        identity = type switch
+        {
+            IdentityType.UserAssigned => ReadUserAssigned(identity, clientId, resourceId, objectId),
+            IdentityType.AadApplication => ReadApplication(identity, clientId, certificatePath, secret, secretFile),
+            IdentityType.WorkloadIdentity => ReadWorkloadIdentity(identity, clientId, tokenFile),
+            IdentityType.AzureCli => identity with { TenantId = ReadTenantId(required: false) },
+            _ => identity,
+        };
+
+        return _errors.Count == errorsBefore ? identity : null;
+    }
+
+    /// <summary>
+    /// IDENTITY_TYPE unset or 'default': the identity the environment clearly describes, decided
+    /// once at start-up and logged, rather than a chain tried on every fetch: a chain hides which
+    /// identity failed and probes IMDS on hosts that have none.
+    /// </summary>
+    private static (IdentityType Type, string Reason) ChooseDefault(string? clientId, string? resourceId, string? objectId,
+        string? certificatePath, string? secret, string? tokenFile)
+    {
+        if (tokenFile is not null)
+        {
+            return (IdentityType.WorkloadIdentity, "AZURE_FEDERATED_TOKEN_FILE is set");
+        }
+
+        if (certificatePath is not null || secret is not null)
+        {
+            return (IdentityType.AadApplication, certificatePath is not null ? "a client certificate is set" : "a client secret is set");
+        }
+
+        if (clientId is not null || resourceId is not null || objectId is not null)
+        {
+            return (IdentityType.UserAssigned, "a managed identity id is set");
+        }
+
+        return (IdentityType.SystemAssigned, "no identity settings are set");
+    }
+
+    private IdentityOptions ReadUserAssigned(IdentityOptions identity, string? clientId, string? resourceId, string? objectId)
+    {
+        // A resource id in AAD_CLIENT_ID is accepted: operators copy whichever id the portal shows.
+        if (clientId is not null && clientId.StartsWith('/'))
+        {
+            if (resourceId is not null)
+            {
+                Error(Settings.ResourceId, "and a resource id in AAD_CLIENT_ID are both set; set the resource id once");
+                return identity;
+            }
+
+            (resourceId, clientId) = (clientId, null);
+        }
+
+        var given = (clientId is null ? 0 : 1) + (resourceId is null ? 0 : 1) + (objectId is null ? 0 : 1);
+        if (given == 0)
+        {
+            Error(Settings.ClientId, "is required when IDENTITY_TYPE is userassigned: set it to the managed identity's client id (or set AAD_RESOURCE_ID or AAD_OBJECT_ID)");
+            return identity;
+        }
+
+        if (given > 1)
+        {
+            Error(resourceId is not null ? Settings.ResourceId : Settings.ObjectId,
+                "selects the managed identity, and so does another of AAD_CLIENT_ID, AAD_RESOURCE_ID and AAD_OBJECT_ID; set only one");
+            return identity;
+        }
+
+        if (clientId is not null)
+        {
+            return RequireGuid(Settings.ClientId, clientId, "client id") ? identity with { ClientId = clientId } : identity;
+        }
+
+        if (objectId is not null)
+        {
+            return RequireGuid(Settings.ObjectId, objectId, "object id") ? identity with { ObjectId = objectId } : identity;
+        }
+
+        if (!IsManagedIdentityResourceId(resourceId!))
+        {
+            Error(clientId is null && Read(Settings.ResourceId) is null ? Settings.ClientId : Settings.ResourceId,
+                $"'{resourceId}' is not a managed identity resource id (/subscriptions/<id>/resourceGroups/<group>/providers/Microsoft.ManagedIdentity/userAssignedIdentities/<name>)");
+            return identity;
+        }
+
+        return identity with { ResourceId = resourceId };
+    }
+
+    private static bool IsManagedIdentityResourceId(string value)
+    {
+        var parts = value.Split('/');
+        // "", subscriptions, <id>, resourceGroups, <group>, providers, Microsoft.ManagedIdentity, userAssignedIdentities, <name>
+        return parts.Length == 9 && parts[0].Length == 0 &&
+               parts[1].Equals("subscriptions", StringComparison.OrdinalIgnoreCase) && parts[2].Length > 0 &&
+               parts[3].Equals("resourceGroups", StringComparison.OrdinalIgnoreCase) && parts[4].Length > 0 &&
+               parts[5].Equals("providers", StringComparison.OrdinalIgnoreCase) &&
+               parts[6].Equals("Microsoft.ManagedIdentity", StringComparison.OrdinalIgnoreCase) &&
+               parts[7].Equals("userAssignedIdentities", StringComparison.OrdinalIgnoreCase) && parts[8].Length > 0;
+    }
+
+    private IdentityOptions ReadApplication(IdentityOptions identity, string? clientId, string? certificatePath, string? secret, string? secretFile)
+    {
+        identity = identity with
+        {
+            ClientId = ReadApplicationClientId(clientId, "aadapplication", "the app registration's application (client) id"),
+            TenantId = ReadTenantId(required: true, "aadapplication"),
+        };
+
+        var password = ReadSecret(Settings.ClientCertificatePassword, Settings.ClientCertificatePasswordFile);
+        var sendChain = ReadBool(Settings.SendCertificateChain) ?? false;
+        var errorsBefore = _errors.Count;
+        var clientSecret = ReadSecret(Settings.ClientSecret, Settings.ClientSecretFile);
+        if (_errors.Count > errorsBefore)
+        {
+            return identity;
+        }
+
+        if (certificatePath is not null && (secret is not null || secretFile is not null))
+        {
+            Error(secretFile is not null ? Settings.ClientSecretFile : Settings.ClientSecret,
+                "and AAD_CLIENT_CERTIFICATE_PATH are both set; an application authenticates with one of them");
+            return identity;
+        }
+
+        if (certificatePath is null)
+        {
+            if (clientSecret is null)
+            {
+                Error(Settings.ClientCertificatePath, "is required when IDENTITY_TYPE is aadapplication: set it to a PFX or PEM certificate file (or set AAD_CLIENT_SECRET_FILE for a client secret)");
+            }
+            else if (password is not null || sendChain)
+            {
+                Error(password is not null ? Settings.ClientCertificatePassword : Settings.SendCertificateChain,
+                    "applies to a certificate, but the application uses a client secret; remove it");
+            }
+
+            return identity with { ClientSecret = clientSecret };
+        }
+
+        return identity with { CertificatePath = certificatePath, CertificatePassword = password, SendCertificateChain = sendChain };
+    }
+
+    private IdentityOptions ReadWorkloadIdentity(IdentityOptions identity, string? clientId, string? tokenFile)
+    {
+        if (tokenFile is null)
+        {
+            Error(Settings.FederatedTokenFile, "is required when IDENTITY_TYPE is workloadidentity; label the pod azure.workload.identity/use: \"true\" so the webhook sets it, or set it to the projected service account token's path");
+        }
+
+        return identity with
+        {
+            ClientId = ReadApplicationClientId(clientId, "workloadidentity", "the client id of the identity federated with the service account"),
+            TenantId = ReadTenantId(required: true, "workloadidentity"),
+            FederatedTokenFile = tokenFile,
+        };
+    }
+
+    private string? ReadApplicationClientId(string? clientId, string type, string what)
+    {
+        if (clientId is null)
+        {
+            Error(Settings.ClientId, $"is required when IDENTITY_TYPE is {type}: set it to {what}");
             return null;
         }
 
-        switch (raw.ToLowerInvariant())
+        return RequireGuid(Settings.ClientId, clientId, "client id") ? clientId : null;
+    }
+
+    private string? ReadTenantId(bool required, string? type = null)
+    {
+        var tenant = Read(Settings.TenantId);
+        if (tenant is null)
         {
-            case "systemassigned":
-                return new IdentityOptions(IdentityType.SystemAssigned, null);
-            case "userassigned":
-                if (clientId is null)
-                {
-                    Error(Settings.ClientId, "is required when IDENTITY_TYPE is userassigned: set it to the managed identity's client id");
-                    return null;
-                }
+            if (required)
+            {
+                Error(Settings.TenantId, $"is required when IDENTITY_TYPE is {type}: set it to the directory (tenant) id");
+            }
 
-                if (!Guid.TryParse(clientId, out _))
-                {
-                    Error(Settings.ClientId, $"'{clientId}' is not a client id (a GUID such as abcd1234-1243-abcd-9876-1234abcd5678)");
-                    return null;
-                }
+            return null;
+        }
 
-                return new IdentityOptions(IdentityType.UserAssigned, clientId);
-            case "aadapplication" or "workloadidentity":
-                Error(Settings.IdentityType, $"'{raw}' is not supported by this version yet; use systemassigned or userassigned");
-                return null;
+        // Entra accepts a GUID or a verified domain; Azure.Identity refuses other characters.
+        if (!tenant.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '.'))
+        {
+            Error(Settings.TenantId, $"'{tenant}' is not a tenant id (a GUID, or a domain such as contoso.onmicrosoft.com)");
+            return null;
+        }
+
+        return tenant;
+    }
+
+    private bool RequireGuid(Setting setting, string value, string what)
+    {
+        if (Guid.TryParse(value, out _))
+        {
+            return true;
+        }
+
+        var article = "aeiou".Contains(what[0], StringComparison.Ordinal) ? "an" : "a";
+        Error(setting, $"'{value}' is not {article} {what} (a GUID such as abcd1234-1243-abcd-9876-1234abcd5678)");
+        return false;
+    }
+
+    /// <summary>A secret given as a value or as a file, not both. The value itself never appears in an error.</summary>
+    private SecretSource? ReadSecret(Setting valueSetting, Setting fileSetting)
+    {
+        var value = ReadWithSource(valueSetting, out var valueSource);
+        var file = ReadWithSource(fileSetting, out var fileSource);
+        if (value is not null && file is not null)
+        {
+            Error(fileSetting, $"and {valueSource} are both set; give the secret one way (the file is better: it can change without a restart)");
+            return null;
+        }
+
+        return file is not null ? SecretSource.FromFile(file, fileSource)
+            : value is not null ? SecretSource.FromValue(value, valueSource)
+            : null;
+    }
+
+    private bool? ReadBool(Setting setting)
+    {
+        var raw = Read(setting);
+        switch (raw?.ToLowerInvariant())
+        {
+            case null: return null;
+            case "true" or "1" or "yes" or "on": return true;
+            case "false" or "0" or "no" or "off": return false;
             default:
-                Error(Settings.IdentityType, $"'{raw}' is not an identity type; use systemassigned or userassigned");
+                Error(setting, $"'{raw}' is not true or false");
                 return null;
         }
     }
 
-    private List<RouteDefinition> ReadRoutes()
+    private List<RouteDefinition> ReadRoutes(AzureCloud cloud)
     {
         var targetHost = Read(Settings.TargetHost);
         var ingestionUrl = Read(Settings.IngestionUrl);
@@ -159,13 +453,22 @@ internal sealed class ConfigurationLoader
             return [];
         }
 
-        string? scope = Audience.DefaultFor(target);
+        string? scope;
         if (audience is not null)
         {
             scope = Audience.ToScope(audience, out var audienceError);
             if (scope is null)
             {
                 Error(Settings.Audience, audienceError!);
+                return [];
+            }
+        }
+        else
+        {
+            scope = Audience.DefaultFor(target, cloud, out var defaultError);
+            if (scope is null)
+            {
+                Error(targetHost is not null ? Settings.TargetHost : Settings.IngestionUrl, defaultError!);
                 return [];
             }
         }
@@ -223,6 +526,24 @@ internal sealed class ConfigurationLoader
         }
 
         return value;
+    }
+
+    private TimeSpan ReadWaitForToken()
+    {
+        var raw = Read(Settings.WaitForToken);
+        if (raw is null)
+        {
+            return TimeSpan.Zero;
+        }
+
+        if (!double.TryParse(raw, NumberStyles.Float, CultureInfo.InvariantCulture, out var seconds) ||
+            !double.IsFinite(seconds) || seconds < 0 || seconds > 3600)
+        {
+            Error(Settings.WaitForToken, $"'{raw}' is not a number of seconds from 0 to 3600");
+            return TimeSpan.Zero;
+        }
+
+        return TimeSpan.FromSeconds(seconds);
     }
 
     private TimeSpan ReadSeconds(Setting setting, double defaultSeconds)

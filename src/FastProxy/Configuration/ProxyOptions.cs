@@ -6,6 +6,9 @@ internal enum IdentityType
 {
     SystemAssigned,
     UserAssigned,
+    AadApplication,
+    WorkloadIdentity,
+    AzureCli,
 }
 
 internal enum LogFormat
@@ -14,14 +17,112 @@ internal enum LogFormat
     Json,
 }
 
-/// <summary>Who FastProxy is when it asks Entra for a token.</summary>
+/// <summary>
+/// A secret given either as a value (an environment variable or flag) or as a file that is read
+/// when needed, so a mounted secret can change without a restart. Never printed: ToString says
+/// where the secret comes from, not what it is.
+/// </summary>
+internal sealed class SecretSource
+{
+    private readonly string? _value;
+
+    private SecretSource(string? value, string? filePath, string origin)
+    {
+        _value = value;
+        FilePath = filePath;
+        Origin = origin;
+    }
+
+    /// <summary>The file the secret is read from, or null when it was given as a value.</summary>
+    public string? FilePath { get; }
+
+    /// <summary>The variable or flag that supplied it, for messages.</summary>
+    public string Origin { get; }
+
+    public static SecretSource FromValue(string value, string origin) => new(value, null, origin);
+
+    public static SecretSource FromFile(string path, string origin) => new(null, path, origin);
+
+    /// <summary>The secret: the value, or the file's content without a trailing newline.</summary>
+    public async Task<string> ReadAsync(CancellationToken cancellationToken)
+    {
+        if (_value is not null)
+        {
+            return _value;
+        }
+
+        var text = await Identity.CredentialFiles.ReadTextAsync(FilePath!, Origin, cancellationToken);
+        return text.TrimEnd('\r', '\n');
+    }
+
+    public override string ToString() => FilePath is null ? $"{Origin} (value not shown)" : $"file {FilePath} ({Origin})";
+}
+
+/// <summary>
+/// Who FastProxy is when it asks Entra for a token, and where that identity's material lives.
+/// Secrets are held as <see cref="SecretSource"/>s, never as plain strings of this record, so the
+/// record's generated ToString cannot print them.
+/// </summary>
 internal sealed record IdentityOptions(IdentityType Type, string? ClientId)
 {
-    public string Describe() => Type switch
+    /// <summary>User-assigned managed identity selected by ARM resource id instead of client id.</summary>
+    public string? ResourceId { get; init; }
+
+    /// <summary>User-assigned managed identity selected by object (principal) id instead of client id.</summary>
+    public string? ObjectId { get; init; }
+
+    public string? TenantId { get; init; }
+
+    public string? CertificatePath { get; init; }
+
+    public SecretSource? CertificatePassword { get; init; }
+
+    /// <summary>Send the certificate in the assertion's x5c header (subject name / issuer authentication).</summary>
+    public bool SendCertificateChain { get; init; }
+
+    public SecretSource? ClientSecret { get; init; }
+
+    public string? FederatedTokenFile { get; init; }
+
+    public AzureCloud Cloud { get; init; } = AzureCloud.Public;
+
+    /// <summary>Entra authority host for the flows that talk to Entra directly.</summary>
+    public Uri AuthorityHost { get; init; } = AzureCloud.Public.AuthorityHost!;
+
+    public bool DisableInstanceDiscovery { get; init; }
+
+    /// <summary>Why this type was chosen when IDENTITY_TYPE was unset or 'default'; null when it was named.</summary>
+    public string? DefaultReason { get; init; }
+
+    public string Describe()
     {
-        IdentityType.UserAssigned => $"userassigned (client id {ClientId})",
-        _ => "systemassigned",
-    };
+        var text = Type switch
+        {
+            IdentityType.UserAssigned when ResourceId is not null => $"userassigned (resource id {ResourceId})",
+            IdentityType.UserAssigned when ObjectId is not null => $"userassigned (object id {ObjectId})",
+            IdentityType.UserAssigned => $"userassigned (client id {ClientId})",
+            IdentityType.AadApplication when CertificatePath is not null =>
+                $"aadapplication (client id {ClientId}, tenant {TenantId}, certificate {CertificatePath}" +
+                (CertificatePassword is null ? "" : $", password from {CertificatePassword}") +
+                (SendCertificateChain ? ", x5c sent" : "") + $", authority {AuthorityHost})",
+            IdentityType.AadApplication => $"aadapplication (client id {ClientId}, tenant {TenantId}, client secret from {ClientSecret}, authority {AuthorityHost})",
+            IdentityType.WorkloadIdentity => $"workloadidentity (client id {ClientId}, tenant {TenantId}, token file {FederatedTokenFile}, authority {AuthorityHost})",
+            IdentityType.AzureCli => "azurecli (the signed-in Azure CLI account; for development only)" + (TenantId is null ? "" : $", tenant {TenantId}"),
+            _ => "systemassigned",
+        };
+
+        if (DefaultReason is not null)
+        {
+            text += $" [chosen by IDENTITY_TYPE=default: {DefaultReason}]";
+        }
+
+        if (DisableInstanceDiscovery && Type is IdentityType.AadApplication or IdentityType.WorkloadIdentity)
+        {
+            text += " [instance discovery off]";
+        }
+
+        return text;
+    }
 }
 
 /// <summary>
@@ -35,6 +136,10 @@ internal sealed record ProxyOptions
 {
     public required IReadOnlyList<RouteDefinition> Routes { get; init; }
     public required IdentityOptions Identity { get; init; }
+    public AzureCloud Cloud { get; init; } = AzureCloud.Public;
+
+    /// <summary>How long start-up waits for the first tokens before opening the listener; zero for not at all.</summary>
+    public TimeSpan WaitForToken { get; init; } = TimeSpan.Zero;
     public IPAddress ListenAddress { get; init; } = IPAddress.IPv6Any;
     public int ListeningPort { get; init; } = 8081;
     public int? H2cPort { get; init; }
@@ -47,6 +152,7 @@ internal sealed record ProxyOptions
     public TimeSpan DrainTimeout { get; init; } = TimeSpan.FromSeconds(25);
     public string OtelServiceName { get; init; } = "aad_auth_proxy";
     public string? OtelGrpcEndpoint { get; init; }
+    public Telemetry.TelemetryOptions Telemetry { get; init; } = new();
     public Microsoft.Extensions.Logging.LogLevel LogLevel { get; init; } = Microsoft.Extensions.Logging.LogLevel.Information;
     public LogFormat LogFormat { get; init; } = Console.IsOutputRedirected ? LogFormat.Json : LogFormat.Text;
 
@@ -60,6 +166,12 @@ internal sealed record ProxyOptions
         }
 
         yield return $"identity: {Identity.Describe()}";
+        yield return $"cloud: {Cloud}";
+        if (WaitForToken > TimeSpan.Zero)
+        {
+            yield return $"start-up waits up to {WaitForToken.TotalSeconds}s for the first token before listening";
+        }
+
         var listen = ListenAddress.Equals(IPAddress.IPv6Any) ? "*" : ListenAddress.ToString();
         yield return $"listen: {listen}:{ListeningPort} (HTTP/1.1)" + (H2cPort is { } h2c ? $", {listen}:{h2c} (h2c)" : "");
         yield return $"token refresh at {RefreshPercentage}% of lifetime remaining";

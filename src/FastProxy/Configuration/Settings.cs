@@ -35,19 +35,60 @@ internal static class Settings
         "Optional second port that speaks cleartext HTTP/2 with prior knowledge (h2c).");
 
     public static readonly Setting IdentityType = new("identity-type", ["IDENTITY_TYPE"],
-        "systemassigned | userassigned (case-insensitive).");
+        "systemassigned | userassigned | aadapplication | workloadidentity | azurecli | default (case-insensitive). " +
+        "Unset means default: workloadidentity when AZURE_FEDERATED_TOKEN_FILE is set, else aadapplication when a certificate or secret is set, " +
+        "else userassigned when a client, resource or object id is set, else systemassigned. azurecli is for development only.");
 
     public static readonly Setting ClientId = new("aad-client-id", ["AAD_CLIENT_ID", "AZURE_CLIENT_ID"],
-        "Client id of the user-assigned managed identity.");
+        "Client id: of the user-assigned managed identity (userassigned; an ARM resource id /subscriptions/… is also accepted here), " +
+        "of the app registration (aadapplication), or of the federated identity (workloadidentity).");
+
+    public static readonly Setting ResourceId = new("aad-resource-id", ["AAD_RESOURCE_ID"],
+        "userassigned only: select the managed identity by its ARM resource id (/subscriptions/…/providers/Microsoft.ManagedIdentity/userAssignedIdentities/…) instead of its client id.");
+
+    public static readonly Setting ObjectId = new("aad-object-id", ["AAD_OBJECT_ID"],
+        "userassigned only: select the managed identity by its object (principal) id instead of its client id.");
 
     public static readonly Setting TenantId = new("aad-tenant-id", ["AAD_TENANT_ID", "AZURE_TENANT_ID"],
-        "Tenant id (used by application identities).");
+        "Directory (tenant) id, required by aadapplication and workloadidentity; optional for azurecli.");
 
     public static readonly Setting ClientCertificatePath = new("aad-client-certificate-path", ["AAD_CLIENT_CERTIFICATE_PATH", "AZURE_CLIENT_CERTIFICATE_PATH"],
-        "Certificate file for application identities.");
+        "aadapplication: certificate file, PFX/PKCS#12 or PEM with the certificate and its private key in one file. Re-read when it changes (CSI secret-store rotation).");
+
+    public static readonly Setting ClientCertificatePassword = new("aad-client-certificate-password", ["AAD_CLIENT_CERTIFICATE_PASSWORD", "AZURE_CLIENT_CERTIFICATE_PASSWORD"],
+        "Password of the PFX (or of an encrypted PEM key). Prefer AAD_CLIENT_CERTIFICATE_PASSWORD_FILE. Never logged.", IsSecret: true);
+
+    public static readonly Setting ClientCertificatePasswordFile = new("aad-client-certificate-password-file", ["AAD_CLIENT_CERTIFICATE_PASSWORD_FILE"],
+        "File holding the certificate's password (trailing newline ignored); re-read with the certificate.");
+
+    public static readonly Setting SendCertificateChain = new("aad-client-certificate-send-chain", ["AAD_CLIENT_CERTIFICATE_SEND_CHAIN", "AZURE_CLIENT_SEND_CERTIFICATE_CHAIN"],
+        "true | false (default false): send the certificate in the assertion's x5c header, for subject-name/issuer (SNI) authentication.");
+
+    public static readonly Setting ClientSecret = new("aad-client-secret", ["AAD_CLIENT_SECRET", "AZURE_CLIENT_SECRET"],
+        "aadapplication: the app registration's client secret. Prefer AAD_CLIENT_SECRET_FILE. Never logged.", IsSecret: true);
+
+    public static readonly Setting ClientSecretFile = new("aad-client-secret-file", ["AAD_CLIENT_SECRET_FILE"],
+        "aadapplication: file holding the client secret (trailing newline ignored); re-read when it changes.");
+
+    public static readonly Setting FederatedTokenFile = new("azure-federated-token-file", ["AZURE_FEDERATED_TOKEN_FILE"],
+        "workloadidentity: the projected service-account token file (set by the workload identity webhook); re-read at every token request, so Kubernetes' rotation is followed.");
+
+    public static readonly Setting Cloud = new("cloud", ["CLOUD"],
+        "AZUREPUBLIC (default) | AZUREGOVERNMENT | AZURECHINA | AZURECUSTOM: selects the Entra authority host and the default audiences. AZURECUSTOM needs AAD_HOST_ENDPOINT and an audience.");
+
+    public static readonly Setting AuthorityHost = new("aad-host-endpoint", ["AAD_HOST_ENDPOINT", "AZURE_AUTHORITY_HOST"],
+        "Entra authority host, e.g. https://login.microsoftonline.us; overrides the cloud's. Used by aadapplication, workloadidentity and azurecli.");
+
+    public static readonly Setting DisableInstanceDiscovery = new("aad-disable-instance-discovery", ["AAD_DISABLE_INSTANCE_DISCOVERY"],
+        "true | false: skip Entra instance discovery. Default: false for the three public clouds' hosts, true for any other authority host (air-gapped clouds cannot reach the discovery endpoint).");
+
+    public static readonly Setting WaitForToken = new("wait-for-token-seconds", ["WAIT_FOR_TOKEN_SECONDS"],
+        "Seconds start-up waits for the first token of every route before opening the listener (default 0: open at once and answer 503 until a token is held). " +
+        "When the time runs out the listener opens anyway; start-up never fails for want of a token.");
 
     public static readonly Setting Audience = new("audience", ["AUDIENCE", "INGESTION_AAD_AUDIENCE"],
-        "Token audience, with or without /.default (default https://monitor.azure.com/.default).");
+        "Token audience, with or without /.default. Default: the cloud's query audience (e.g. https://prometheus.monitor.azure.com/.default) when the target is a workspace query endpoint, " +
+        "its ingestion audience (e.g. https://monitor.azure.com/.default) otherwise. Required when CLOUD is AZURECUSTOM.");
 
     public static readonly Setting RefreshPercentage = new("aad-token-refresh-interval-in-percentage", ["AAD_TOKEN_REFRESH_INTERVAL_IN_PERCENTAGE"],
         "Refresh the token when this percentage of its lifetime remains, 1-99 (default 10).");
@@ -60,6 +101,24 @@ internal static class Settings
 
     public static readonly Setting OtelGrpcEndpoint = new("otel-grpc-endpoint", ["OTEL_GRPC_ENDPOINT"],
         "OTLP gRPC endpoint for telemetry export.");
+
+    // Telemetry (issue 6): where /metrics is served, trace sampling, OTLP metric period, log summary.
+    public static readonly Setting MetricsEnabled = new("metrics-enabled", ["METRICS_ENABLED"],
+        "true | false (default true): serve the Prometheus scrape endpoint /metrics.");
+
+    public static readonly Setting MetricsPort = new("metrics-port", ["METRICS_PORT"],
+        "Serve /metrics, /health and /ready on this separate port instead of LISTENING_PORT; /metrics on the listening port is then proxied like any path.");
+
+    public static readonly Setting TraceSampleRatio = new("otel-traces-sampler-arg", ["OTEL_TRACES_SAMPLER_ARG"],
+        "Share of new traces recorded when OTEL_GRPC_ENDPOINT is set, 0-1 (default 1; 0 turns tracing off). An incoming traceparent's sampled flag is honoured.");
+
+    public static readonly Setting MetricExportInterval = new("otel-metric-export-interval", ["OTEL_METRIC_EXPORT_INTERVAL"],
+        "Milliseconds between OTLP metric exports (default 60000).");
+
+    public static readonly Setting LogSummaryInterval = new("log-summary-interval-seconds", ["LOG_SUMMARY_INTERVAL_SECONDS"],
+        "Seconds between Information traffic summaries (requests, bytes, durations, failures by kind); default 60, 0 turns them off.");
+
+    public static readonly IReadOnlyList<Setting> Telemetry = [MetricsEnabled, MetricsPort, TraceSampleRatio, MetricExportInterval, LogSummaryInterval];
 
     public static readonly Setting UpstreamTimeout = new("upstream-timeout-seconds", ["UPSTREAM_TIMEOUT_SECONDS"],
         "Seconds the target may stay silent (no response headers, no body progress) before the request fails with 504 (default 60).");
@@ -84,10 +143,12 @@ internal static class Settings
 
     public static readonly IReadOnlyList<Setting> All =
     [
-        TargetHost, IngestionUrl, ListeningPort, ListenAddress, H2cPort, IdentityType, ClientId, TenantId,
-        ClientCertificatePath, Audience, RefreshPercentage, OverrideRequestHeaders, OtelServiceName,
+        TargetHost, IngestionUrl, ListeningPort, ListenAddress, H2cPort, IdentityType, ClientId, ResourceId, ObjectId, TenantId,
+        ClientCertificatePath, ClientCertificatePassword, ClientCertificatePasswordFile, SendCertificateChain, ClientSecret,
+        ClientSecretFile, FederatedTokenFile, Cloud, AuthorityHost, DisableInstanceDiscovery, Audience, WaitForToken, RefreshPercentage, OverrideRequestHeaders, OtelServiceName,
         OtelGrpcEndpoint, UpstreamTimeout, ConnectTimeout, MaxConnectionsPerServer, PooledConnectionLifetime,
         DrainTimeout, LogLevel, LogFormat,
+        .. Telemetry,
     ];
 
     /// <summary>
@@ -96,7 +157,7 @@ internal static class Settings
     /// </summary>
     public static readonly FrozenSet<string> ReadByAzureIdentity = new[]
     {
-        "AZURE_AUTHORITY_HOST", "AZURE_FEDERATED_TOKEN_FILE", "AZURE_POD_IDENTITY_AUTHORITY_HOST",
+        "AZURE_POD_IDENTITY_AUTHORITY_HOST",
         "IDENTITY_ENDPOINT", "IDENTITY_HEADER", "MSI_ENDPOINT", "MSI_SECRET",
     }.ToFrozenSet(StringComparer.Ordinal);
 

@@ -19,6 +19,9 @@ internal sealed class TargetAddress
     public string Scheme { get; }
     public string Authority { get; }
 
+    /// <summary>The host name alone (no port, no IPv6 brackets).</summary>
+    public string Host => Authority.StartsWith('[') ? Authority[1..Authority.IndexOf(']', StringComparison.Ordinal)] : Authority.Split(':')[0];
+
     /// <summary>Prefix without a trailing slash ("" for none), or a full path and query.</summary>
     public string PathAndQuery { get; }
 

@@ -35,8 +35,8 @@ internal sealed class AccessTokenSnapshot
     /// <summary>
     /// Builds the snapshot for <paramref name="token"/> fetched at <paramref name="now"/>; refresh when
     /// <paramref name="refreshPercentage"/> of the lifetime remains, or at the token's own refresh-on
-    /// time when that is earlier, minus up to <paramref name="jitter"/> (0–1) of the refresh window so
-    /// that replicas started together do not refresh together.
+    /// time when that is earlier; <paramref name="jitter"/> (0–1) brings it forward by up to 10 % of
+    /// the wait so that replicas started together do not refresh together.
     /// </summary>
     public static AccessTokenSnapshot Create(AccessToken token, DateTimeOffset now, int refreshPercentage, double jitter)
     {
@@ -46,8 +46,8 @@ internal sealed class AccessTokenSnapshot
             lifetime = TimeSpan.Zero;
         }
 
-        var window = lifetime * (refreshPercentage / 100.0);
-        var refreshOn = token.ExpiresOn - window - (window * 0.2 * Math.Clamp(jitter, 0, 1));
+        var nominal = token.ExpiresOn - (lifetime * (refreshPercentage / 100.0));
+        var refreshOn = now + ((nominal - now) * (1 - (0.1 * Math.Clamp(jitter, 0, 1))));
         if (token.RefreshOn is { } suggested && suggested < refreshOn && suggested > now)
         {
             refreshOn = suggested;

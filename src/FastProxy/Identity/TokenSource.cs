@@ -26,7 +26,9 @@ internal sealed class TokenSource
     // snapshot is immutable, so Volatile.Read/Write is all the synchronisation needed.
     private AccessTokenSnapshot? _current;
     private volatile string? _lastFailure;
-    private TaskCompletionSource _firstAttempt = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private long _totalFailures;
+    private readonly TaskCompletionSource _firstAttempt = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly TaskCompletionSource _firstToken = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     public TokenSource(string name, string scope, TokenCredential credential, int refreshPercentage, TimeProvider time, ILogger logger)
     {
@@ -51,8 +53,20 @@ internal sealed class TokenSource
     /// <summary>Completes after the first fetch attempt, successful or not.</summary>
     public Task FirstAttempt => _firstAttempt.Task;
 
+    /// <summary>The <see cref="TokenFailure.Classify"/> kind of the last failure (a metric label), or null before any.</summary>
+    public string? LastFailureKind { get; private set; }
+
+    /// <summary>Completes when the first token is held; never faults.</summary>
+    public Task FirstToken => _firstToken.Task;
+
     /// <summary>Number of consecutive failed fetches (for backoff and diagnostics).</summary>
     public int ConsecutiveFailures { get; private set; }
+
+    /// <summary>
+    /// Every failed fetch since start, retries included; only grows. Cheap to read at any time, for
+    /// a metric (a counter per token source).
+    /// </summary>
+    public long TotalFailures => Interlocked.Read(ref _totalFailures);
 
     public bool HasUsableToken(DateTimeOffset now) => Current is { } token && token.IsUsableAt(now);
 
@@ -110,6 +124,7 @@ internal sealed class TokenSource
             }
 
             Volatile.Write(ref _current, snapshot);
+            _firstToken.TrySetResult();
             if (_lastFailure is not null)
             {
                 Log.TokenRecovered(_logger, Name, ConsecutiveFailures);
@@ -128,7 +143,9 @@ internal sealed class TokenSource
         catch (Exception ex)
         {
             ConsecutiveFailures++;
+            Interlocked.Increment(ref _totalFailures);
             var reason = TokenFailure.Describe(ex);
+            LastFailureKind = TokenFailure.Classify(ex);
             // One line per distinct failure, not one per retry: a flapping endpoint must not
             // bury the log. Repeats are visible at Debug and in /ready.
             if (!string.Equals(reason, _lastFailure, StringComparison.Ordinal))
