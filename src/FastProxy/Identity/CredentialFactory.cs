@@ -78,7 +78,9 @@ internal static class CredentialFactory
         where T : ClientOptions
     {
         // FastProxy's refresher owns retrying (with backoff, while serving the held token); the
-        // pipeline's own retries would only delay the failure it needs to see and report.
+        // Azure.Core pipeline's own retries would only delay the failure it needs to see and report.
+        // MSAL's managed-identity sources still retry 5xx by themselves (5 retries over ~25 s,
+        // measured; Azure.Identity has no setting for it), which is why FetchTimeout allows 60 s.
         options.Retry.MaxRetries = 0;
         options.Retry.NetworkTimeout = TokenSource.FetchTimeout;
         if (transport is not null)

@@ -12,7 +12,9 @@ namespace FastProxy.Identity;
 /// </summary>
 internal sealed class TokenSource
 {
-    internal static readonly TimeSpan FetchTimeout = TimeSpan.FromSeconds(30);
+    // Above MSAL's own managed-identity retry window (~25 s for a 5xx), so that a failing endpoint
+    // is reported with its status rather than as a timeout.
+    internal static readonly TimeSpan FetchTimeout = TimeSpan.FromSeconds(60);
     internal static readonly TimeSpan MinBackoff = TimeSpan.FromSeconds(1);
     internal static readonly TimeSpan MaxBackoff = TimeSpan.FromSeconds(30);
 
