@@ -20,10 +20,13 @@ internal sealed class ErrorResponder
     private readonly long[] _lastLogged = new long[Enum.GetValues<ForwarderError>().Length];
     private readonly long[] _suppressed = new long[Enum.GetValues<ForwarderError>().Length];
 
-    public ErrorResponder(ILogger logger, TimeProvider time)
+    private readonly ForwardingTelemetry? _telemetry;
+
+    public ErrorResponder(ILogger logger, TimeProvider time, ForwardingTelemetry? telemetry = null)
     {
         _logger = logger;
         _time = time;
+        _telemetry = telemetry;
     }
 
     /// <summary>Seconds a client should wait when no token is held; Prometheus honours Retry-After on 5xx.</summary>
@@ -61,6 +64,7 @@ internal sealed class ErrorResponder
     public async ValueTask ReportAsync(HttpContext context, ForwarderError error, Exception? exception)
     {
         LogRateLimited(error, exception);
+        _telemetry?.Failed(error);
         var status = StatusFor(error);
         if (status == 0)
         {

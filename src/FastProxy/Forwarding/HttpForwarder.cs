@@ -5,6 +5,7 @@ using System.Net.Sockets;
 using System.Security.Authentication;
 using FastProxy.Configuration;
 using FastProxy.Identity;
+using FastProxy.Telemetry;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.Primitives;
@@ -15,7 +16,8 @@ namespace FastProxy.Forwarding;
 /// The hot path: forwards one client request to its route's target with the Entra token.
 /// </summary>
 /// <remarks>
-/// <see cref="ForwardAsync"/> reads top to bottom in these steps:
+/// <see cref="ForwardAsync"/> reads top to bottom in these steps (step 0 and the finally block are
+/// telemetry: in-flight count, durations, a span only when tracing is on; see <see cref="ForwardingTelemetry"/>):
 /// <list type="number">
 /// <item>Read the token snapshot: one volatile read; no usable token means 503 + Retry-After.</item>
 /// <item>Build the upstream request: target URL from the raw request target, byte for byte.</item>
@@ -37,82 +39,99 @@ internal sealed class HttpForwarder
     private readonly TimeProvider _time;
     private readonly TimeSpan _timeout;
     private readonly KeyValuePair<string, string>[] _overrides;
+    private readonly ForwardingTelemetry _telemetry;
 
-    public HttpForwarder(HttpMessageInvoker upstream, ErrorResponder errors, ProxyOptions options, TimeProvider time)
+    public HttpForwarder(HttpMessageInvoker upstream, ErrorResponder errors, ProxyOptions options, TimeProvider time, ForwardingTelemetry? telemetry = null)
     {
         _upstream = upstream;
         _errors = errors;
         _time = time;
         _timeout = options.UpstreamTimeout;
         _overrides = [.. options.OverrideRequestHeaders];
+        _telemetry = telemetry ?? ForwardingTelemetry.Unobserved(time);
     }
 
     public async Task ForwardAsync(HttpContext context, ProxyRoute route, string rawTarget)
     {
-        // 1. The token: a volatile read of an immutable snapshot. No lock, no await.
-        var token = route.Tokens.Current;
-        if (token is null || !token.IsUsableAt(_time.GetUtcNow()))
-        {
-            await _errors.ReportAsync(context, ForwarderError.NoToken, null);
-            return;
-        }
-
-        using var activity = new ActivityTimeout(_timeout, _time, context.RequestAborted);
-
-        // 2. The upstream request. The target Uri is built byte for byte from the raw request
-        //    target (canonicalisation off) and cached per route for the common single path.
-        var request = new HttpRequestMessage
-        {
-            Method = MethodFor(context.Request.Method),
-            RequestUri = route.TargetUri(rawTarget),
-            Version = route.Version,
-            VersionPolicy = route.VersionPolicy,
-        };
-
-        // 4 (before 3, so content headers have a home). The body streams from Kestrel's pipe.
-        StreamingRequestContent? content = null;
-        if (context.Features.Get<IHttpRequestBodyDetectionFeature>()?.CanHaveBody == true)
-        {
-            content = new StreamingRequestContent(context.Request.BodyReader, context.Request.ContentLength, activity);
-            request.Content = content;
-        }
-
-        // 3. Headers.
-        CopyRequestHeaders(context, request, content);
-        request.Headers.TryAddWithoutValidation("Authorization", token.AuthorizationHeaderValue);
-        AppendForwardedFor(context, request);
-        foreach (var (name, value) in _overrides)
-        {
-            SetHeader(request, content, name, value);
-        }
-
-        // 5. Send. Only response headers are awaited; the body streams in step 7.
-        HttpResponseMessage response;
+        // 0. Telemetry: in-flight count and start time; a span only when tracing is on. The
+        //    finally block records the outcome, whichever step returned.
+        var measure = _telemetry.Begin(context, route.Name);
         try
         {
-            response = await _upstream.SendAsync(request, activity.Token);
-        }
-        catch (Exception ex)
-        {
-            request.Dispose();
-            await _errors.ReportAsync(context, ClassifySendFailure(ex, activity, content), ex);
-            return;
-        }
-
-        using (request)
-        using (response)
-        {
-            // 6. Status and headers as the target sent them; nothing non-standard is added.
-            context.Response.StatusCode = (int)response.StatusCode;
-            CopyResponseHeaders(response, context.Response);
-            activity.Touch();
-
-            // 7. The body, streamed as it arrives.
-            var error = await CopyResponseBodyAsync(response, context, activity);
-            if (error is { } failure)
+            // 1. The token: a volatile read of an immutable snapshot. No lock, no await.
+            var token = route.Tokens.Current;
+            if (token is null || !token.IsUsableAt(_time.GetUtcNow()))
             {
-                await _errors.ReportAsync(context, failure.Error, failure.Exception);
+                await _errors.ReportAsync(context, measure.Fail(ForwarderError.NoToken), null);
+                return;
             }
+
+            using var activity = new ActivityTimeout(_timeout, _time, context.RequestAborted);
+
+            // 2. The upstream request. The target Uri is built byte for byte from the raw request
+            //    target (canonicalisation off) and cached per route for the common single path.
+            var request = new HttpRequestMessage
+            {
+                Method = MethodFor(context.Request.Method),
+                RequestUri = route.TargetUri(rawTarget),
+                Version = route.Version,
+                VersionPolicy = route.VersionPolicy,
+            };
+
+            // 4 (before 3, so content headers have a home). The body streams from Kestrel's pipe,
+            //   counted as it goes.
+            StreamingRequestContent? content = null;
+            if (context.Features.Get<IHttpRequestBodyDetectionFeature>()?.CanHaveBody == true)
+            {
+                content = new StreamingRequestContent(context.Request.BodyReader, context.Request.ContentLength, activity, _telemetry, route.Name);
+                request.Content = content;
+            }
+
+            // 3. Headers.
+            CopyRequestHeaders(context, request, content);
+            request.Headers.TryAddWithoutValidation("Authorization", token.AuthorizationHeaderValue);
+            AppendForwardedFor(context, request);
+            foreach (var (name, value) in _overrides)
+            {
+                SetHeader(request, content, name, value);
+            }
+
+            // 5. Send. Only response headers are awaited; the body streams in step 7. With tracing
+            //    on, the upstream span starts here and its traceparent goes upstream.
+            _telemetry.Sending(ref measure, request);
+            HttpResponseMessage response;
+            try
+            {
+                response = await _upstream.SendAsync(request, activity.Token);
+            }
+            catch (Exception ex)
+            {
+                request.Dispose();
+                await _errors.ReportAsync(context, measure.Fail(ClassifySendFailure(ex, activity, content)), ex);
+                return;
+            }
+
+            using (request)
+            using (response)
+            {
+                // 6. Status and headers as the target sent them; nothing non-standard is added.
+                //    An error status (>= 400) starts a 1 KiB excerpt of the body for the log.
+                context.Response.StatusCode = (int)response.StatusCode;
+                _telemetry.Responded(ref measure, context.Response.StatusCode, token.AuthorizationHeaderValue);
+                CopyResponseHeaders(response, context.Response);
+                activity.Touch();
+
+                // 7. The body, streamed as it arrives and counted per block.
+                var error = await CopyResponseBodyAsync(response, context, activity, route.Name, measure.Excerpt);
+                if (error is { } failure)
+                {
+                    await _errors.ReportAsync(context, measure.Fail(failure.Error), failure.Exception);
+                }
+            }
+        }
+        finally
+        {
+            _telemetry.End(ref measure, context);
         }
     }
 
@@ -249,8 +268,8 @@ internal sealed class HttpForwarder
         }
     }
 
-    private static async ValueTask<(ForwarderError Error, Exception Exception)?> CopyResponseBodyAsync(
-        HttpResponseMessage response, HttpContext context, ActivityTimeout activity)
+    private async ValueTask<(ForwarderError Error, Exception Exception)?> CopyResponseBodyAsync(
+        HttpResponseMessage response, HttpContext context, ActivityTimeout activity, string route, ErrorExcerpt? excerpt)
     {
         if (response.Content.Headers.ContentLength == 0 ||
             HttpMethods.IsHead(context.Request.Method) ||
@@ -285,6 +304,8 @@ internal sealed class HttpForwarder
                 }
 
                 activity.Touch();
+                _telemetry.ResponseBytes(route, read);
+                excerpt?.Append(block.AsSpan(0, read));
                 var flush = await writer.WriteAsync(block.AsMemory(0, read), activity.Token);
                 if (flush.IsCanceled || flush.IsCompleted)
                 {

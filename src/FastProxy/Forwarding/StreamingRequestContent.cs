@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.IO.Pipelines;
 using System.Net;
+using FastProxy.Telemetry;
 
 namespace FastProxy.Forwarding;
 
@@ -21,13 +22,17 @@ internal sealed class StreamingRequestContent : HttpContent
     private readonly PipeReader _source;
     private readonly long? _contentLength;
     private readonly ActivityTimeout _activity;
+    private readonly ForwardingTelemetry? _telemetry;
+    private readonly string _route;
     private int _started;
 
-    public StreamingRequestContent(PipeReader source, long? contentLength, ActivityTimeout activity)
+    public StreamingRequestContent(PipeReader source, long? contentLength, ActivityTimeout activity, ForwardingTelemetry? telemetry = null, string route = "")
     {
         _source = source;
         _contentLength = contentLength;
         _activity = activity;
+        _telemetry = telemetry;
+        _route = route;
         if (contentLength is { } length)
         {
             Headers.ContentLength = length;
@@ -83,6 +88,7 @@ internal sealed class StreamingRequestContent : HttpContent
                     }
 
                     BytesCopied += buffer.Length;
+                    _telemetry?.RequestBytes(_route, buffer.Length);
                     _activity.Touch();
                 }
 

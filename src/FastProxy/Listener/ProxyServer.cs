@@ -31,8 +31,9 @@ internal sealed record ProxyServerDependencies
 }
 
 /// <summary>
-/// The Kestrel host: an HTTP/1.1 endpoint on LISTENING_PORT, optionally an h2c endpoint, and one
-/// request delegate that answers /health and /ready and forwards everything else. The listener
+/// The Kestrel host: an HTTP/1.1 endpoint on LISTENING_PORT, optionally an h2c endpoint and a
+/// metrics port, and one request delegate that answers /health, /ready and /metrics and forwards
+/// everything else. The listener
 /// opens at once; tokens arrive in the background.
 /// </summary>
 internal sealed class ProxyServer : IAsyncDisposable
@@ -40,12 +41,16 @@ internal sealed class ProxyServer : IAsyncDisposable
     private readonly WebApplication _app;
     private readonly ProxyOptions _options;
     private readonly long _createdAt;
+    private readonly ProxyMetrics _metrics;
+    private readonly OtlpExport? _otlp;
 
-    private ProxyServer(WebApplication app, ProxyOptions options, long createdAt)
+    private ProxyServer(WebApplication app, ProxyOptions options, long createdAt, ProxyMetrics metrics, OtlpExport? otlp)
     {
         _app = app;
         _options = options;
         _createdAt = createdAt;
+        _metrics = metrics;
+        _otlp = otlp;
     }
 
     public TokenSources Tokens => _app.Services.GetRequiredService<TokenSources>();
@@ -79,6 +84,12 @@ internal sealed class ProxyServer : IAsyncDisposable
             // Bodies stream through and are never held whole, so size is not a memory risk here.
             kestrel.Limits.MaxRequestBodySize = null;
             Listen(kestrel, options.ListenAddress, options.ListeningPort, HttpProtocols.Http1);
+            if (options.Telemetry.MetricsPort is { } metricsPort)
+            {
+                // /metrics, /health and /ready only; see RequestHandler.
+                Listen(kestrel, options.ListenAddress, metricsPort, HttpProtocols.Http1);
+            }
+
             if (options.H2cPort is { } h2cPort)
             {
                 // A cleartext endpoint offering both protocols always picks HTTP/1.1; h2c with
@@ -88,24 +99,40 @@ internal sealed class ProxyServer : IAsyncDisposable
         });
 
         var time = dependencies.Time;
-        var credential = dependencies.Credential ?? CredentialFactory.Create(options.Identity);
+        // Telemetry first: the credential is wrapped to time token fetches, and the token gauges
+        // read the token sources once the app exists.
+        WebApplication? app = null;
+        TokenSources? tokens = null;
+        var metrics = new ProxyMetrics(() => (tokens ??= app?.Services.GetRequiredService<TokenSources>())?.All ?? [], time);
+        var otlp = OtlpExport.Create(options);
+        var credential = new MeasuredCredential(dependencies.Credential ?? CredentialFactory.Create(options.Identity), metrics, time);
         builder.Services.AddSingleton(time);
         builder.Services.AddSingleton(sp => TokenSources.Create(options, credential, time, sp.GetRequiredService<ILoggerFactory>()));
         builder.Services.AddHostedService(sp => sp.GetRequiredService<TokenSources>());
         builder.Services.AddSingleton(_ => UpstreamHandlerFactory.Create(options));
-        builder.Services.AddSingleton(sp => new ErrorResponder(sp.GetRequiredService<ILoggerFactory>().CreateLogger("FastProxy.Forwarding"), time));
-        builder.Services.AddSingleton(sp => new HttpForwarder(sp.GetRequiredService<HttpMessageInvoker>(), sp.GetRequiredService<ErrorResponder>(), options, time));
+        builder.Services.AddSingleton(sp => new TrafficSummary(sp.GetRequiredService<ILoggerFactory>().CreateLogger("FastProxy.Telemetry"), time, options.Telemetry.SummaryInterval));
+        builder.Services.AddSingleton(sp => new ForwardingTelemetry(metrics, sp.GetRequiredService<TrafficSummary>(),
+            sp.GetRequiredService<ILoggerFactory>().CreateLogger("FastProxy.Forwarding"), time, tracing: otlp?.Tracing == true));
+        if (options.Telemetry.MetricsEnabled)
+        {
+            builder.Services.AddSingleton(_ => new PrometheusScrape(metrics.Meter));
+        }
+
+        builder.Services.AddSingleton(sp => new ErrorResponder(sp.GetRequiredService<ILoggerFactory>().CreateLogger("FastProxy.Forwarding"), time, sp.GetRequiredService<ForwardingTelemetry>()));
+        builder.Services.AddSingleton(sp => new HttpForwarder(sp.GetRequiredService<HttpMessageInvoker>(), sp.GetRequiredService<ErrorResponder>(), options, time, sp.GetRequiredService<ForwardingTelemetry>()));
         builder.Services.AddSingleton(sp =>
         {
             var tokens = sp.GetRequiredService<TokenSources>();
             return new RouteTable(options.Routes.Select(r => new ProxyRoute(r, tokens.For(r.Scope))));
         });
-        builder.Services.AddSingleton<RequestHandler>();
+        builder.Services.AddSingleton(sp => new RequestHandler(sp.GetRequiredService<RouteTable>(), sp.GetRequiredService<HttpForwarder>(),
+            sp.GetRequiredService<ErrorResponder>(), sp.GetRequiredService<TokenSources>(),
+            sp.GetService<PrometheusScrape>(), options.Telemetry.MetricsPort));
 
-        var app = builder.Build();
+        app = builder.Build();
         var handler = app.Services.GetRequiredService<RequestHandler>();
         app.Run(handler.HandleAsync);
-        return new ProxyServer(app, options, createdAt);
+        return new ProxyServer(app, options, createdAt, metrics, otlp);
     }
 
     private static void Listen(KestrelServerOptions kestrel, IPAddress address, int port, HttpProtocols protocols)
@@ -151,6 +178,10 @@ internal sealed class ProxyServer : IAsyncDisposable
         // The framework's per-request and lifetime chatter is not the operator's business at Information.
         logging.AddFilter("Microsoft", LogLevel.Warning);
         logging.AddFilter("System.Net.Http", LogLevel.Warning);
+        // ASP.NET Core starts an Activity for every request whenever this category logs at any
+        // level (HostingApplicationDiagnostics checks IsEnabled(Critical)). FastProxy's spans come
+        // from its own source, so with tracing off no Activity is created per request.
+        logging.AddFilter("Microsoft.AspNetCore.Hosting.Diagnostics", LogLevel.None);
     }
 
     public async Task StartAsync(CancellationToken cancellationToken = default)
@@ -161,6 +192,9 @@ internal sealed class ProxyServer : IAsyncDisposable
         {
             Log.EffectiveSetting(logger, version, line);
         }
+
+        var telemetry = _options.Telemetry.Describe(_options);
+        Log.EffectiveSetting(logger, version, telemetry);
 
         await _app.StartAsync(cancellationToken);
         var elapsed = Stopwatch.GetElapsedTime(_createdAt);
@@ -184,5 +218,15 @@ internal sealed class ProxyServer : IAsyncDisposable
 
     public Task StopAsync() => _app.StopAsync();
 
-    public async ValueTask DisposeAsync() => await _app.DisposeAsync();
+    /// <summary>The meter of this server's instruments (tests listen to it).</summary>
+    public ProxyMetrics Metrics => _metrics;
+
+    public async ValueTask DisposeAsync()
+    {
+        // Disposing the OTLP providers flushes the final spans and metrics, while the token
+        // sources they observe are still alive.
+        _otlp?.Dispose();
+        await _app.DisposeAsync();
+        _metrics.Dispose();
+    }
 }

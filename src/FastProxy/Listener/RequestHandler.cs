@@ -1,33 +1,56 @@
 using System.Text.Json;
 using FastProxy.Forwarding;
 using FastProxy.Identity;
+using FastProxy.Telemetry;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
 
 namespace FastProxy.Listener;
 
 /// <summary>
-/// The one request delegate: the probe paths aad-auth-proxy answered, then forwarding. No
-/// routing middleware: two string comparisons decide.
+/// The one request delegate: the probe paths aad-auth-proxy answered and /metrics, then
+/// forwarding. No routing middleware: a few string comparisons decide.
 /// </summary>
+/// <remarks>
+/// /metrics on the listening port shadows a target's /metrics, as /health and /ready do; with
+/// METRICS_PORT set, the three are answered on that port only (besides /health and /ready on the
+/// listening port, kept for aad-auth-proxy's probes) and /metrics on the listening port is proxied.
+/// </remarks>
 internal sealed class RequestHandler
 {
     private readonly RouteTable _routes;
     private readonly HttpForwarder _forwarder;
     private readonly ErrorResponder _errors;
     private readonly TokenSources _tokens;
+    private readonly PrometheusScrape? _scrape;
+    private readonly int _metricsPort;
+    private readonly bool _scrapeOnListener;
 
-    public RequestHandler(RouteTable routes, HttpForwarder forwarder, ErrorResponder errors, TokenSources tokens)
+    public RequestHandler(RouteTable routes, HttpForwarder forwarder, ErrorResponder errors, TokenSources tokens,
+        PrometheusScrape? scrape = null, int? metricsPort = null)
     {
         _routes = routes;
         _forwarder = forwarder;
         _errors = errors;
         _tokens = tokens;
+        _scrape = scrape;
+        _metricsPort = metricsPort ?? 0;
+        _scrapeOnListener = scrape is not null && metricsPort is null;
     }
 
     public Task HandleAsync(HttpContext context)
     {
         var path = context.Request.Path.Value;
+        if (_metricsPort != 0 && context.Connection.LocalPort == _metricsPort)
+        {
+            return HandleMetricsPortAsync(context, path);
+        }
+
+        if (_scrapeOnListener && path is "/metrics")
+        {
+            return WriteMetricsAsync(context);
+        }
+
         if (path is "/health")
         {
             return WriteHealthAsync(context);
@@ -53,6 +76,31 @@ internal sealed class RequestHandler
         }
 
         return _forwarder.ForwardAsync(context, route, rawTarget);
+    }
+
+    /// <summary>The metrics port answers the three operator paths and nothing is forwarded from it.</summary>
+    private Task HandleMetricsPortAsync(HttpContext context, string? path) => path switch
+    {
+        "/metrics" when _scrape is not null => WriteMetricsAsync(context),
+        "/health" => WriteHealthAsync(context),
+        "/ready" => WriteReadyAsync(context),
+        _ => WriteNotFoundAsync(context),
+    };
+
+    private Task WriteMetricsAsync(HttpContext context)
+    {
+        // Not the hot path: a scrape every 15-60 s, text built from the aggregated series.
+        var text = _scrape!.Collect();
+        context.Response.StatusCode = StatusCodes.Status200OK;
+        context.Response.ContentType = PrometheusScrape.ContentType;
+        return context.Response.WriteAsync(text, context.RequestAborted);
+    }
+
+    private static Task WriteNotFoundAsync(HttpContext context)
+    {
+        context.Response.StatusCode = StatusCodes.Status404NotFound;
+        context.Response.ContentType = "application/json";
+        return context.Response.Body.WriteAsync("{\"error\":\"not_found\",\"message\":\"The metrics port serves /metrics, /health and /ready only.\"}"u8.ToArray()).AsTask();
     }
 
     private static Task WriteHealthAsync(HttpContext context)

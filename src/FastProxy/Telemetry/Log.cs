@@ -4,8 +4,8 @@ namespace FastProxy.Telemetry;
 
 /// <summary>
 /// Every log line FastProxy writes, source-generated. Event ids are grouped by area:
-/// 1xx start-up and configuration, 2xx identity, 3xx forwarding.
-/// Highest id in use: 305.
+/// 1xx start-up and configuration, 2xx identity, 3xx forwarding, 4xx telemetry.
+/// Highest id in use: 401 (identity's 21x are in Identity/Log.Identity.cs).
 /// </summary>
 internal static partial class Log
 {
@@ -44,4 +44,15 @@ internal static partial class Log
 
     [LoggerMessage(EventId = 305, Level = LogLevel.Debug, Message = "{Method} {Route} -> {Status} in {ElapsedMs:0.0} ms")]
     public static partial void RequestCompleted(ILogger logger, string method, string route, int status, double elapsedMs);
+
+    [LoggerMessage(EventId = 306, Level = LogLevel.Warning, Message = "Target answered {Status} on route {Route} ({Suppressed} similar responses not logged in the last interval); body (first 1 KiB): {Body}")]
+    public static partial void UpstreamErrorResponse(ILogger logger, string route, int status, long suppressed, string body);
+
+    // 4xx: telemetry
+    [LoggerMessage(EventId = 400, Level = LogLevel.Information, Message = "Last {IntervalSeconds:0} s: {Requests} requests, {RequestBytes} bytes in, {ResponseBytes} bytes out, duration avg {AverageMs:0.0} ms max {MaxMs:0.0} ms, {FailureCount} failures ({Failures})")]
+    public static partial void TrafficSummary(ILogger logger, double intervalSeconds, long requests, long requestBytes, long responseBytes,
+        double averageMs, double maxMs, long failureCount, string failures);
+
+    [LoggerMessage(EventId = 401, Level = LogLevel.Warning, Message = "OTLP export to {Endpoint} could not be set up: {Reason}; metrics stay available on /metrics")]
+    public static partial void OtlpSetupFailed(ILogger logger, string endpoint, string reason);
 }

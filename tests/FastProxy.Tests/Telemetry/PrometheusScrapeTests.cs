@@ -1,0 +1,90 @@
+using System.Diagnostics.Metrics;
+using FastProxy.Forwarding;
+using FastProxy.Telemetry;
+
+namespace FastProxy.Tests.Telemetry;
+
+public sealed class PrometheusScrapeTests
+{
+    [Fact]
+    public void CountersHistogramsAndGauges_WrittenInTextFormat()
+    {
+        using var metrics = new ProxyMetrics();
+        using var scrape = new PrometheusScrape(metrics.Meter);
+
+        metrics.RequestStarted("default");
+        metrics.RequestCompleted("default", "POST", "2xx", TimeSpan.FromMilliseconds(20));
+        metrics.RequestStarted("default");
+        metrics.RequestCompleted("default", "POST", "2xx", TimeSpan.FromSeconds(2));
+        metrics.RequestBytes("default", 100);
+        metrics.RequestBytes("default", 23);
+        metrics.Failed(ForwarderError.UpstreamTls);
+        metrics.Failed(ForwarderError.NoToken);
+
+        var text = scrape.Collect();
+
+        Assert.Contains("# TYPE fastproxy_requests_total counter\n", text, StringComparison.Ordinal);
+        Assert.Contains("fastproxy_requests_total{route=\"default\",method=\"POST\",status_class=\"2xx\"} 2\n", text, StringComparison.Ordinal);
+        Assert.Contains("fastproxy_request_bytes_total{route=\"default\"} 123\n", text, StringComparison.Ordinal);
+        Assert.Contains("# TYPE fastproxy_requests_in_flight gauge\n", text, StringComparison.Ordinal);
+        Assert.Contains("fastproxy_requests_in_flight{route=\"default\"} 0\n", text, StringComparison.Ordinal);
+        Assert.Contains("# TYPE fastproxy_request_duration_seconds histogram\n", text, StringComparison.Ordinal);
+        Assert.Contains("fastproxy_request_duration_seconds_bucket{route=\"default\",status_class=\"2xx\",le=\"0.01\"} 0\n", text, StringComparison.Ordinal);
+        Assert.Contains("fastproxy_request_duration_seconds_bucket{route=\"default\",status_class=\"2xx\",le=\"0.025\"} 1\n", text, StringComparison.Ordinal);
+        Assert.Contains("fastproxy_request_duration_seconds_bucket{route=\"default\",status_class=\"2xx\",le=\"2.5\"} 2\n", text, StringComparison.Ordinal);
+        Assert.Contains("fastproxy_request_duration_seconds_bucket{route=\"default\",status_class=\"2xx\",le=\"+Inf\"} 2\n", text, StringComparison.Ordinal);
+        Assert.Contains("fastproxy_request_duration_seconds_sum{route=\"default\",status_class=\"2xx\"} 2.02\n", text, StringComparison.Ordinal);
+        Assert.Contains("fastproxy_request_duration_seconds_count{route=\"default\",status_class=\"2xx\"} 2\n", text, StringComparison.Ordinal);
+        Assert.Contains("fastproxy_upstream_errors_total{kind=\"tls\"} 1\n", text, StringComparison.Ordinal);
+        Assert.Contains("fastproxy_proxy_errors_total{kind=\"no_token\"} 1\n", text, StringComparison.Ordinal);
+        Assert.Contains("fastproxy_build_info{version=\"", text, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void OtherMetersAndServers_AreNotMixedIn()
+    {
+        using var mine = new ProxyMetrics();
+        using var other = new ProxyMetrics();
+        using var scrape = new PrometheusScrape(mine.Meter);
+
+        other.RequestBytes("default", 999);
+        mine.RequestBytes("default", 1);
+
+        Assert.Contains("fastproxy_request_bytes_total{route=\"default\"} 1\n", scrape.Collect(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void LabelValues_AreEscaped()
+    {
+        using var meter = new Meter(ProxyMetrics.MeterName);
+        using var scrape = new PrometheusScrape(meter);
+        meter.CreateCounter<long>("t_total").Add(1, new KeyValuePair<string, object?>("route", "a\"b\\c\nd"));
+
+        Assert.Contains("t_total{route=\"a\\\"b\\\\c\\nd\"} 1\n", scrape.Collect(), StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("GET", "GET")]
+    [InlineData("POST", "POST")]
+    [InlineData("PROPFIND", "other")]
+    [InlineData("get", "other")]
+    public void MethodLabel_IsFromAFixedSet(string method, string label) => Assert.Equal(label, ProxyMetrics.MethodLabel(method));
+
+    [Theory]
+    [InlineData(nameof(ForwarderError.UpstreamUnreachable), true, "connect")]
+    [InlineData(nameof(ForwarderError.UpstreamTls), true, "tls")]
+    [InlineData(nameof(ForwarderError.UpstreamTimeout), true, "timeout")]
+    [InlineData(nameof(ForwarderError.UpstreamProtocol), true, "protocol")]
+    [InlineData(nameof(ForwarderError.RequestBodyUpstream), true, "reset")]
+    [InlineData(nameof(ForwarderError.ResponseBodyUpstream), true, "reset")]
+    [InlineData(nameof(ForwarderError.NoToken), false, "no_token")]
+    [InlineData(nameof(ForwarderError.RequestTargetRejected), false, "bad_request_target")]
+    [InlineData(nameof(ForwarderError.RequestBodyClient), false, "client_gone")]
+    [InlineData(nameof(ForwarderError.ResponseBodyClient), false, "client_gone")]
+    public void ErrorKind_MapsEveryForwarderError(string error, bool upstream, string kind) =>
+        Assert.Equal((upstream, kind), ProxyMetrics.ErrorKind(Enum.Parse<ForwarderError>(error)));
+
+    [Fact]
+    public void ErrorKind_CoversEveryForwarderError() =>
+        Assert.Equal(10, Enum.GetValues<ForwarderError>().Length);
+}
