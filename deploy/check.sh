@@ -252,8 +252,14 @@ fi
 
 # The build context is an allow-list (.dockerignore): whatever src/ projects include from outside
 # src/ (e.g. the demo's ../../testdata/... bodies) must be let in, or the image's demo has no data.
-outside=$(grep -rhoE 'Include="(\.\./)+[^"]+"' "$repo"/src --include='*.csproj' --include='*.props' --include='*.targets' \
-    | sed -E 's/^Include="(\.\.\/)+//; s/"$//' | sed -E 's#^(src|tests|bench)/.*##' | grep -v '^$' | sort -u || true)
+# Paths are resolved against the project file that names them, so ../FastProxy.Protocol from
+# src/FastProxy stays inside src/.
+outside=$(grep -roE 'Include="\.\./[^"]+"' "$repo"/src --include='*.csproj' --include='*.props' --include='*.targets' \
+    | while IFS= read -r hit; do
+        file=${hit%%:*}; rel=${hit#*:Include=\"}; rel=${rel%\"}
+        resolved=$(realpath -m --relative-to="$repo" "$(dirname "$file")/$rel")
+        case "$resolved" in src/*) ;; *) echo "$resolved" ;; esac
+      done | sort -u || true)
 missing=""
 set -f # the paths may be globs (*.snappy): compare them as written
 for path in $outside; do
