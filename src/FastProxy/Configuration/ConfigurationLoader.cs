@@ -63,6 +63,13 @@ internal sealed class ConfigurationLoader
             OtelServiceName = Read(Settings.OtelServiceName) is { Length: > 0 } service ? service : "aad_auth_proxy",
             OtelGrpcEndpoint = ReadOtelEndpoint(),
             Telemetry = Telemetry.TelemetryOptions.Read(Read, Error),
+            Diagnostics = new Diagnostics.DiagnosticsOptions
+            {
+                SampleEvery = ReadInt(Settings.DiagnosticsSampleEvery, 0, 0, 1_000_000),
+                Recent = ReadInt(Settings.DiagnosticsRecent, 20, 1, 1000),
+                MaxBodyBytes = ReadInt(Settings.DiagnosticsMaxBodyBytes, 4 * 1024 * 1024, 1024, 64 * 1024 * 1024),
+                TranslateV2ToV1 = ReadBool(Settings.TranslateRemoteWriteV2) ?? false,
+            },
             LogLevel = ReadLogLevel(),
             LogFormat = ReadLogFormat(),
         };

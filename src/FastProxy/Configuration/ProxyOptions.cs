@@ -153,6 +153,7 @@ internal sealed record ProxyOptions
     public string OtelServiceName { get; init; } = "aad_auth_proxy";
     public string? OtelGrpcEndpoint { get; init; }
     public Telemetry.TelemetryOptions Telemetry { get; init; } = new();
+    public Diagnostics.DiagnosticsOptions Diagnostics { get; init; } = new();
     public Microsoft.Extensions.Logging.LogLevel LogLevel { get; init; } = Microsoft.Extensions.Logging.LogLevel.Information;
     public LogFormat LogFormat { get; init; } = Console.IsOutputRedirected ? LogFormat.Json : LogFormat.Text;
 

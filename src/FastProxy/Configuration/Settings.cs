@@ -120,6 +120,21 @@ internal static class Settings
 
     public static readonly IReadOnlyList<Setting> Telemetry = [MetricsEnabled, MetricsPort, TraceSampleRatio, MetricExportInterval, LogSummaryInterval];
 
+    // Payload diagnostics (issue 4): the sampling tap and remote-write 2.0 -> 1.0 translation.
+    public static readonly Setting DiagnosticsSampleEvery = new("diagnostics-sample-every", ["DIAGNOSTICS_SAMPLE_EVERY"],
+        "Decode 1 request body in N while it streams and show the summaries on /fastproxy/payloads; 0 (default) turns the tap off.");
+
+    public static readonly Setting DiagnosticsRecent = new("diagnostics-recent", ["DIAGNOSTICS_RECENT"],
+        "How many sampled summaries /fastproxy/payloads keeps (default 20).");
+
+    public static readonly Setting DiagnosticsMaxBodyBytes = new("diagnostics-max-body-bytes", ["DIAGNOSTICS_MAX_BODY_BYTES"],
+        "Largest body the tap copies (default 4194304); larger ones are forwarded but not decoded.");
+
+    public static readonly Setting TranslateRemoteWriteV2 = new("translate-remote-write-v2", ["TRANSLATE_REMOTE_WRITE_V2"],
+        "true | false (default false): decode remote-write 2.0 bodies and forward them as 1.0, for targets that accept only 1.0 (Azure Monitor documents only 1.0). Such bodies are held whole (at most 32 MiB decompressed).");
+
+    public static readonly IReadOnlyList<Setting> Diagnostics = [DiagnosticsSampleEvery, DiagnosticsRecent, DiagnosticsMaxBodyBytes, TranslateRemoteWriteV2];
+
     public static readonly Setting UpstreamTimeout = new("upstream-timeout-seconds", ["UPSTREAM_TIMEOUT_SECONDS"],
         "Seconds the target may stay silent (no response headers, no body progress) before the request fails with 504 (default 60).");
 
@@ -149,6 +164,7 @@ internal static class Settings
         OtelGrpcEndpoint, UpstreamTimeout, ConnectTimeout, MaxConnectionsPerServer, PooledConnectionLifetime,
         DrainTimeout, LogLevel, LogFormat,
         .. Telemetry,
+        .. Diagnostics,
     ];
 
     /// <summary>

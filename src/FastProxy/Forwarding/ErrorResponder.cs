@@ -36,7 +36,7 @@ internal sealed class ErrorResponder
     {
         ForwarderError.NoToken => StatusCodes.Status503ServiceUnavailable,
         ForwarderError.UpstreamTimeout => StatusCodes.Status504GatewayTimeout,
-        ForwarderError.RequestTargetRejected => StatusCodes.Status400BadRequest,
+        ForwarderError.RequestTargetRejected or ForwarderError.RequestBodyInvalid => StatusCodes.Status400BadRequest,
         ForwarderError.RequestBodyClient or ForwarderError.ResponseBodyClient => 0,
         _ => StatusCodes.Status502BadGateway,
     };
@@ -58,6 +58,8 @@ internal sealed class ErrorResponder
             "{\"error\":\"upstream_request_body\",\"message\":\"Sending the request body to the target failed.\"}"u8,
         ForwarderError.RequestTargetRejected =>
             "{\"error\":\"bad_request_target\",\"message\":\"Only origin-form request targets (a path starting with /) are forwarded.\"}"u8,
+        ForwarderError.RequestBodyInvalid =>
+            "{\"error\":\"bad_remote_write_body\",\"message\":\"The remote-write 2.0 body could not be decoded for translation to 1.0; the log says which field failed.\"}"u8,
         _ => "{\"error\":\"proxy_error\",\"message\":\"FastProxy could not forward the request.\"}"u8,
     };
 

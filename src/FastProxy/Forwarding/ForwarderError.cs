@@ -35,4 +35,10 @@ internal enum ForwarderError
 
     /// <summary>The request target is not an origin-form path this proxy forwards: 400.</summary>
     RequestTargetRejected,
+
+    /// <summary>
+    /// A remote-write 2.0 body to translate (TRANSLATE_REMOTE_WRITE_V2) cannot be decoded: 400,
+    /// since retrying the same bytes can never succeed.
+    /// </summary>
+    RequestBodyInvalid,
 }

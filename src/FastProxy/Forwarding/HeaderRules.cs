@@ -26,10 +26,20 @@ internal static class HeaderRules
         "Host", "Authorization", "Content-Length", "X-Forwarded-For",
     }.ToFrozenSet(StringComparer.OrdinalIgnoreCase);
 
+    // The fields HttpClient keeps on HttpContent.Headers rather than on the request (RFC 9110 §8
+    // representation metadata, plus the validators it files there).
+    private static readonly FrozenSet<string> ContentHeaders = new[]
+    {
+        "Allow", "Content-Disposition", "Content-Encoding", "Content-Language", "Content-Length",
+        "Content-Location", "Content-MD5", "Content-Range", "Content-Type", "Expires", "Last-Modified",
+    }.ToFrozenSet(StringComparer.OrdinalIgnoreCase);
+
     private static readonly SearchValues<char> TokenChars =
         SearchValues.Create("!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz");
 
     public static bool IsHopByHop(string name) => HopByHop.Contains(name);
+
+    public static bool IsContentHeader(string name) => ContentHeaders.Contains(name);
 
     /// <summary>True for request headers not copied from the client (HTTP/2 pseudo-headers included).</summary>
     public static bool ShouldSkipRequestHeader(string name) =>

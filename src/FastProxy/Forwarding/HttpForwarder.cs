@@ -4,6 +4,8 @@ using System.Net.Http.Headers;
 using System.Net.Sockets;
 using System.Security.Authentication;
 using FastProxy.Configuration;
+using FastProxy.Diagnostics;
+using FastProxy.Protocol;
 using FastProxy.Identity;
 using FastProxy.Telemetry;
 using Microsoft.AspNetCore.Http;
@@ -40,9 +42,16 @@ internal sealed class HttpForwarder
     private readonly TimeSpan _timeout;
     private readonly KeyValuePair<string, string>[] _overrides;
     private readonly ForwardingTelemetry _telemetry;
+    private readonly PayloadTap? _tap;
+    private readonly bool _translateV2;
+    private readonly int _maxTranslatedBytes;
 
-    public HttpForwarder(HttpMessageInvoker upstream, ErrorResponder errors, ProxyOptions options, TimeProvider time, ForwardingTelemetry? telemetry = null)
+    public HttpForwarder(HttpMessageInvoker upstream, ErrorResponder errors, ProxyOptions options, TimeProvider time,
+        ForwardingTelemetry? telemetry = null, PayloadTap? tap = null)
     {
+        _tap = tap is { Enabled: true } ? tap : null;
+        _translateV2 = options.Diagnostics.TranslateV2ToV1;
+        _maxTranslatedBytes = options.Diagnostics.MaxDecompressedBytes;
         _upstream = upstream;
         _errors = errors;
         _time = time;
@@ -79,16 +88,56 @@ internal sealed class HttpForwarder
             };
 
             // 4 (before 3, so content headers have a home). The body streams from Kestrel's pipe,
-            //   counted as it goes.
+            //   counted as it goes; 1 request in N is also copied for the diagnostics tap. Only an
+            //   explicitly enabled 2.0 -> 1.0 translation holds a body whole (it must decode it).
             StreamingRequestContent? content = null;
+            HttpContent? body = null;
+            RemoteWriteCounts? translated = null;
             if (context.Features.Get<IHttpRequestBodyDetectionFeature>()?.CanHaveBody == true)
             {
-                content = new StreamingRequestContent(context.Request.BodyReader, context.Request.ContentLength, activity, _telemetry, route.Name);
-                request.Content = content;
+                if (_translateV2 && RemoteWriteTranslation.Applies(context.Request.ContentType))
+                {
+                    try
+                    {
+                        var (v1Body, written) = await RemoteWriteTranslation.TranslateAsync(context.Request.BodyReader, _maxTranslatedBytes, activity.Token);
+                        body = new ByteArrayContent(v1Body);
+                        translated = written;
+                    }
+                    catch (RemoteWriteFormatException ex)
+                    {
+                        request.Dispose();
+                        await _errors.ReportAsync(context, measure.Fail(ForwarderError.RequestBodyInvalid), ex);
+                        return;
+                    }
+                    catch (Exception ex) when (ex is OperationCanceledException or IOException or BadHttpRequestException)
+                    {
+                        request.Dispose();
+                        await _errors.ReportAsync(context, measure.Fail(activity.TimedOut ? ForwarderError.UpstreamTimeout : ForwarderError.RequestBodyClient), ex);
+                        return;
+                    }
+                }
+                else
+                {
+                    body = content = new StreamingRequestContent(context.Request.BodyReader, context.Request.ContentLength, activity, _telemetry, route.Name);
+                    if (_tap?.TryStart(context.Request.ContentLength) is { } capture)
+                    {
+                        var contentType = context.Request.ContentType;
+                        content.Capture = capture;
+                        content.CaptureCompleted = c => _tap.Complete(c, route.Name, contentType);
+                    }
+                }
+
+                request.Content = body;
             }
 
             // 3. Headers.
-            CopyRequestHeaders(context, request, content);
+            CopyRequestHeaders(context, request, body);
+            if (translated is not null)
+            {
+                SetHeader(request, body, "Content-Type", RemoteWriteHeaders.ContentTypeV1);
+                SetHeader(request, body, RemoteWriteHeaders.VersionHeader, RemoteWriteHeaders.Version1);
+            }
+
             request.Headers.TryAddWithoutValidation("Authorization", token.AuthorizationHeaderValue);
             AppendForwardedFor(context, request);
             foreach (var (name, value) in _overrides)
@@ -119,6 +168,15 @@ internal sealed class HttpForwarder
                 context.Response.StatusCode = (int)response.StatusCode;
                 _telemetry.Responded(ref measure, context.Response.StatusCode, token.AuthorizationHeaderValue);
                 CopyResponseHeaders(response, context.Response);
+                if (translated is { } written && response.IsSuccessStatusCode)
+                {
+                    // The client spoke 2.0 and is owed 2.0's accounting of what was written.
+                    var headers = context.Response.Headers;
+                    headers[RemoteWriteHeaders.SamplesWrittenHeader] = written.Samples.ToString(System.Globalization.CultureInfo.InvariantCulture);
+                    headers[RemoteWriteHeaders.HistogramsWrittenHeader] = written.Histograms.ToString(System.Globalization.CultureInfo.InvariantCulture);
+                    headers[RemoteWriteHeaders.ExemplarsWrittenHeader] = written.Exemplars.ToString(System.Globalization.CultureInfo.InvariantCulture);
+                }
+
                 activity.Touch();
 
                 // 7. The body, streamed as it arrives and counted per block.
@@ -196,12 +254,16 @@ internal sealed class HttpForwarder
 
     private static void SetHeader(HttpRequestMessage request, HttpContent? content, string name, string value)
     {
-        request.Headers.Remove(name);
-        if (!request.Headers.TryAddWithoutValidation(name, value) && content is not null)
+        // HttpRequestHeaders.Remove throws for content headers, so each kind goes to its own home.
+        if (HeaderRules.IsContentHeader(name))
         {
-            content.Headers.Remove(name);
-            content.Headers.TryAddWithoutValidation(name, value);
+            content?.Headers.Remove(name);
+            content?.Headers.TryAddWithoutValidation(name, value);
+            return;
         }
+
+        request.Headers.Remove(name);
+        request.Headers.TryAddWithoutValidation(name, value);
     }
 
     private static ForwarderError ClassifySendFailure(Exception exception, ActivityTimeout activity, StreamingRequestContent? content)

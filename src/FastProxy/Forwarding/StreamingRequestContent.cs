@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.IO.Pipelines;
 using System.Net;
+using FastProxy.Diagnostics;
 using FastProxy.Telemetry;
 
 namespace FastProxy.Forwarding;
@@ -47,6 +48,14 @@ internal sealed class StreamingRequestContent : HttpContent
 
     public bool Started => Volatile.Read(ref _started) != 0;
 
+    /// <summary>
+    /// Set on the 1 request in N that the diagnostics tap samples: the body is also copied here
+    /// while it streams, and handed to <see cref="CaptureCompleted"/> once it is complete.
+    /// </summary>
+    public TapCapture? Capture { get; set; }
+
+    public Action<TapCapture>? CaptureCompleted { get; set; }
+
     protected override Task SerializeToStreamAsync(Stream stream, TransportContext? context) =>
         SerializeToStreamAsync(stream, context, CancellationToken.None);
 
@@ -87,6 +96,7 @@ internal sealed class StreamingRequestContent : HttpContent
                         await WriteGatheredAsync(stream, buffer, block, cancellationToken);
                     }
 
+                    Capture?.Append(buffer);
                     BytesCopied += buffer.Length;
                     _telemetry?.RequestBytes(_route, buffer.Length);
                     _activity.Touch();
@@ -95,17 +105,39 @@ internal sealed class StreamingRequestContent : HttpContent
                 _source.AdvanceTo(buffer.End);
                 if (result.IsCompleted)
                 {
+                    if (Capture is { } capture)
+                    {
+                        // Ownership moves to the tap's decoder; the forward never waits for it.
+                        Capture = null;
+                        CaptureCompleted?.Invoke(capture);
+                    }
+
                     break;
                 }
             }
         }
         finally
         {
+            // A body that broke off is not decoded.
+            Capture?.Dispose();
+            Capture = null;
             if (block is not null)
             {
                 ArrayPool<byte>.Shared.Return(block);
             }
         }
+    }
+
+    protected override void Dispose(bool disposing)
+    {
+        // The upstream may fail before the body is read at all; the pooled copy goes back then too.
+        if (disposing)
+        {
+            Capture?.Dispose();
+            Capture = null;
+        }
+
+        base.Dispose(disposing);
     }
 
     private static async ValueTask WriteGatheredAsync(Stream stream, ReadOnlySequence<byte> buffer, byte[] block, CancellationToken cancellationToken)

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Net;
 using Azure.Core;
 using FastProxy.Configuration;
+using FastProxy.Diagnostics;
 using FastProxy.Forwarding;
 using FastProxy.Identity;
 using FastProxy.Telemetry;
@@ -118,8 +119,11 @@ internal sealed class ProxyServer : IAsyncDisposable
             builder.Services.AddSingleton(_ => new PrometheusScrape(metrics.Meter));
         }
 
+        builder.Services.AddSingleton(sp => new PayloadTap(options.Diagnostics.SampleEvery, options.Diagnostics.Recent,
+            options.Diagnostics.MaxBodyBytes, time, sp.GetRequiredService<ILoggerFactory>().CreateLogger("FastProxy.Diagnostics"), metrics.Meter));
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<PayloadTap>());
         builder.Services.AddSingleton(sp => new ErrorResponder(sp.GetRequiredService<ILoggerFactory>().CreateLogger("FastProxy.Forwarding"), time, sp.GetRequiredService<ForwardingTelemetry>()));
-        builder.Services.AddSingleton(sp => new HttpForwarder(sp.GetRequiredService<HttpMessageInvoker>(), sp.GetRequiredService<ErrorResponder>(), options, time, sp.GetRequiredService<ForwardingTelemetry>()));
+        builder.Services.AddSingleton(sp => new HttpForwarder(sp.GetRequiredService<HttpMessageInvoker>(), sp.GetRequiredService<ErrorResponder>(), options, time, sp.GetRequiredService<ForwardingTelemetry>(), sp.GetRequiredService<PayloadTap>()));
         builder.Services.AddSingleton(sp =>
         {
             var tokens = sp.GetRequiredService<TokenSources>();
@@ -127,7 +131,7 @@ internal sealed class ProxyServer : IAsyncDisposable
         });
         builder.Services.AddSingleton(sp => new RequestHandler(sp.GetRequiredService<RouteTable>(), sp.GetRequiredService<HttpForwarder>(),
             sp.GetRequiredService<ErrorResponder>(), sp.GetRequiredService<TokenSources>(),
-            sp.GetService<PrometheusScrape>(), options.Telemetry.MetricsPort));
+            sp.GetService<PrometheusScrape>(), options.Telemetry.MetricsPort, sp.GetRequiredService<PayloadTap>()));
 
         app = builder.Build();
         var handler = app.Services.GetRequiredService<RequestHandler>();

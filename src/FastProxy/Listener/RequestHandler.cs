@@ -1,4 +1,5 @@
 using System.Text.Json;
+using FastProxy.Diagnostics;
 using FastProxy.Forwarding;
 using FastProxy.Identity;
 using FastProxy.Telemetry;
@@ -26,9 +27,14 @@ internal sealed class RequestHandler
     private readonly int _metricsPort;
     private readonly bool _scrapeOnListener;
 
+    // Only when the tap is on: its summaries name metrics, which an open port should not reveal
+    // unless the operator asked for them.
+    private readonly PayloadTap? _tap;
+
     public RequestHandler(RouteTable routes, HttpForwarder forwarder, ErrorResponder errors, TokenSources tokens,
-        PrometheusScrape? scrape = null, int? metricsPort = null)
+        PrometheusScrape? scrape = null, int? metricsPort = null, PayloadTap? tap = null)
     {
+        _tap = tap is { Enabled: true } ? tap : null;
         _routes = routes;
         _forwarder = forwarder;
         _errors = errors;
@@ -54,6 +60,11 @@ internal sealed class RequestHandler
         if (path is "/health")
         {
             return WriteHealthAsync(context);
+        }
+
+        if (_tap is not null && _metricsPort == 0 && path is TapEndpoint.Path)
+        {
+            return TapEndpoint.WriteAsync(context, _tap);
         }
 
         if (path is "/ready")
@@ -82,6 +93,7 @@ internal sealed class RequestHandler
     private Task HandleMetricsPortAsync(HttpContext context, string? path) => path switch
     {
         "/metrics" when _scrape is not null => WriteMetricsAsync(context),
+        TapEndpoint.Path when _tap is not null => TapEndpoint.WriteAsync(context, _tap),
         "/health" => WriteHealthAsync(context),
         "/ready" => WriteReadyAsync(context),
         _ => WriteNotFoundAsync(context),

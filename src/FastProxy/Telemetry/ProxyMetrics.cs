@@ -146,6 +146,7 @@ internal sealed class ProxyMetrics : IDisposable
         ForwarderError.RequestBodyUpstream or ForwarderError.ResponseBodyUpstream => (true, "reset"),
         ForwarderError.NoToken => (false, "no_token"),
         ForwarderError.RequestTargetRejected => (false, "bad_request_target"),
+        ForwarderError.RequestBodyInvalid => (false, "bad_request_body"),
         _ => (false, "client_gone"),
     };
 

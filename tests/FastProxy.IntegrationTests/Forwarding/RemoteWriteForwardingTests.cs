@@ -161,6 +161,24 @@ public sealed class RemoteWriteForwardingTests
     }
 
     [Fact]
+    public async Task OverrideOfAContentHeader_IsAppliedToBodiesAndDoesNotBreakBodylessRequests()
+    {
+        await using var upstream = await FakeUpstream.StartAsync();
+        await using var proxy = await InProcessProxy.StartAsync(
+            upstream.BaseUrl,
+            ("OVERRIDE_REQUEST_HEADERS", """{"Content-Type":"application/x-protobuf;proto=prometheus.WriteRequest"}"""));
+        upstream.AcceptToken(proxy.Token);
+        using var client = TestHttp.CreateClient(proxy.Address);
+
+        using var response = await client.SendAsync(RemoteWrite(Fixtures.RemoteWrite()[0].Body), Cancel);
+        using var get = await client.GetAsync(new Uri("/api/v1/query?query=up", UriKind.Relative), Cancel);
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal(HttpStatusCode.OK, get.StatusCode);
+        Assert.Equal("application/x-protobuf;proto=prometheus.WriteRequest", upstream.Requests[0].Header("Content-Type"));
+    }
+
+    [Fact]
     public async Task ChunkedRequestBody_StaysChunkedUpstream()
     {
         await using var upstream = await FakeUpstream.StartAsync();

@@ -16,6 +16,7 @@ public sealed class ErrorResponderTests
     [InlineData(nameof(ForwarderError.ResponseBodyUpstream), 502)]
     [InlineData(nameof(ForwarderError.UpstreamTimeout), 504)]
     [InlineData(nameof(ForwarderError.RequestTargetRejected), 400)]
+    [InlineData(nameof(ForwarderError.RequestBodyInvalid), 400)]
     [InlineData(nameof(ForwarderError.RequestBodyClient), 0)]
     [InlineData(nameof(ForwarderError.ResponseBodyClient), 0)]
     public void Status_FollowsTheDesignTable(string error, int status) =>
@@ -24,8 +25,9 @@ public sealed class ErrorResponderTests
     [Fact]
     public void OwnTrouble_IsNever4xx()
     {
-        // Prometheus drops a batch on 4xx; only a malformed request target is the client's fault.
-        foreach (var error in Enum.GetValues<ForwarderError>().Where(e => e != ForwarderError.RequestTargetRejected))
+        // Prometheus drops a batch on 4xx; only a malformed request target or an undecodable body
+        // (which no retry can fix) is the client's fault.
+        foreach (var error in Enum.GetValues<ForwarderError>().Where(e => e is not (ForwarderError.RequestTargetRejected or ForwarderError.RequestBodyInvalid)))
         {
             var status = ErrorResponder.StatusFor(error);
             Assert.True(status is 0 or >= 500, $"{error} answers {status}");

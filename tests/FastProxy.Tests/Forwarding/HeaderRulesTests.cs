@@ -54,4 +54,12 @@ public sealed class HeaderRulesTests
     [InlineData("bad:name", false)]
     [InlineData("", false)]
     public void HeaderName_Validation(string name, bool valid) => Assert.Equal(valid, HeaderRules.IsValidHeaderName(name));
+
+    [Theory]
+    [InlineData("Content-Type", true)]
+    [InlineData("content-encoding", true)]
+    [InlineData("Expires", true)]
+    [InlineData("X-Prometheus-Remote-Write-Version", false)]
+    [InlineData("User-Agent", false)]
+    public void ContentHeaders_AreRecognised(string name, bool expected) => Assert.Equal(expected, HeaderRules.IsContentHeader(name));
 }

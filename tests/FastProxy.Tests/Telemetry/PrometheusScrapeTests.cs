@@ -79,6 +79,7 @@ public sealed class PrometheusScrapeTests
     [InlineData(nameof(ForwarderError.ResponseBodyUpstream), true, "reset")]
     [InlineData(nameof(ForwarderError.NoToken), false, "no_token")]
     [InlineData(nameof(ForwarderError.RequestTargetRejected), false, "bad_request_target")]
+    [InlineData(nameof(ForwarderError.RequestBodyInvalid), false, "bad_request_body")]
     [InlineData(nameof(ForwarderError.RequestBodyClient), false, "client_gone")]
     [InlineData(nameof(ForwarderError.ResponseBodyClient), false, "client_gone")]
     public void ErrorKind_MapsEveryForwarderError(string error, bool upstream, string kind) =>
@@ -86,5 +87,5 @@ public sealed class PrometheusScrapeTests
 
     [Fact]
     public void ErrorKind_CoversEveryForwarderError() =>
-        Assert.Equal(10, Enum.GetValues<ForwarderError>().Length);
+        Assert.Equal(11, Enum.GetValues<ForwarderError>().Length);
 }
