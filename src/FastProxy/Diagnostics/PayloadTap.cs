@@ -74,7 +74,7 @@ internal sealed class PayloadTap : BackgroundService
     public int SampleEvery => _sampleEvery;
 
     /// <summary>Returns a capture for this request when it is sampled, else null. Cheap when off.</summary>
-    public TapCapture? TryStart(long? contentLength)
+    public TapCapture? TryStart(long? contentLength, string route, string? contentType)
     {
         if (_sampleEvery <= 0)
         {
@@ -93,13 +93,13 @@ internal sealed class PayloadTap : BackgroundService
             return null;
         }
 
-        return new TapCapture(_maxBodyBytes);
+        return new TapCapture(_maxBodyBytes, this, route, contentType);
     }
 
     /// <summary>Hands a finished capture to the decoder; never blocks the request.</summary>
-    public void Complete(TapCapture capture, string route, string? contentType)
+    internal void Complete(TapCapture capture)
     {
-        if (capture.Overflowed || !_pending.Writer.TryWrite((capture, route, contentType ?? "", _time.GetUtcNow())))
+        if (capture.Overflowed || !_pending.Writer.TryWrite((capture, capture.Route, capture.ContentType ?? "", _time.GetUtcNow())))
         {
             _dropped.Add(1);
             capture.Dispose();
@@ -207,13 +207,33 @@ internal sealed class PayloadTap : BackgroundService
 internal sealed class TapCapture : IDisposable
 {
     private readonly int _limit;
+    private readonly PayloadTap? _owner;
     private byte[] _buffer;
     private int _length;
 
-    public TapCapture(int limit)
+    public TapCapture(int limit, PayloadTap? owner = null, string route = "", string? contentType = null)
     {
         _limit = limit;
+        _owner = owner;
+        Route = route;
+        ContentType = contentType;
         _buffer = ArrayPool<byte>.Shared.Rent(Math.Min(limit, 64 * 1024));
+    }
+
+    public string Route { get; }
+
+    public string? ContentType { get; }
+
+    /// <summary>The body is complete: hand it to the tap's decoder (which now owns it).</summary>
+    public void Complete()
+    {
+        if (_owner is null)
+        {
+            Dispose();
+            return;
+        }
+
+        _owner.Complete(this);
     }
 
     public bool Overflowed { get; private set; }

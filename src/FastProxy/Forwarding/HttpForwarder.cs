@@ -91,58 +91,42 @@ internal sealed class HttpForwarder
             //   counted as it goes; 1 request in N is also copied for the diagnostics tap. Only an
             //   explicitly enabled 2.0 -> 1.0 translation holds a body whole (it must decode it).
             StreamingRequestContent? content = null;
-            HttpContent? body = null;
-            RemoteWriteCounts? translated = null;
             if (context.Features.Get<IHttpRequestBodyDetectionFeature>()?.CanHaveBody == true)
             {
                 if (_translateV2 && RemoteWriteTranslation.Applies(context.Request.ContentType))
                 {
-                    try
-                    {
-                        var (v1Body, written) = await RemoteWriteTranslation.TranslateAsync(context.Request.BodyReader, _maxTranslatedBytes, activity.Token);
-                        body = new ByteArrayContent(v1Body);
-                        translated = written;
-                    }
-                    catch (RemoteWriteFormatException ex)
+                    if (await AttachTranslatedBodyAsync(context, request, activity) is { } translationFailure)
                     {
                         request.Dispose();
-                        await _errors.ReportAsync(context, measure.Fail(ForwarderError.RequestBodyInvalid), ex);
-                        return;
-                    }
-                    catch (Exception ex) when (ex is OperationCanceledException or IOException or BadHttpRequestException)
-                    {
-                        request.Dispose();
-                        await _errors.ReportAsync(context, measure.Fail(activity.TimedOut ? ForwarderError.UpstreamTimeout : ForwarderError.RequestBodyClient), ex);
+                        await _errors.ReportAsync(context, measure.Fail(ClassifyTranslationFailure(translationFailure, activity)), translationFailure);
                         return;
                     }
                 }
                 else
                 {
-                    body = content = new StreamingRequestContent(context.Request.BodyReader, context.Request.ContentLength, activity, _telemetry, route.Name);
-                    if (_tap?.TryStart(context.Request.ContentLength) is { } capture)
+                    content = new StreamingRequestContent(context.Request.BodyReader, context.Request.ContentLength, activity, _telemetry, route.Name);
+                    if (_tap?.TryStart(context.Request.ContentLength, route.Name, context.Request.ContentType) is { } capture)
                     {
-                        var contentType = context.Request.ContentType;
-                        content.Capture = capture;
-                        content.CaptureCompleted = c => _tap.Complete(c, route.Name, contentType);
+                        content.StartCapture(capture);
                     }
-                }
 
-                request.Content = body;
+                    request.Content = content;
+                }
             }
 
             // 3. Headers.
-            CopyRequestHeaders(context, request, body);
-            if (translated is not null)
+            CopyRequestHeaders(context, request, request.Content);
+            if (request.Content is TranslatedContent)
             {
-                SetHeader(request, body, "Content-Type", RemoteWriteHeaders.ContentTypeV1);
-                SetHeader(request, body, RemoteWriteHeaders.VersionHeader, RemoteWriteHeaders.Version1);
+                SetHeader(request, request.Content, "Content-Type", RemoteWriteHeaders.ContentTypeV1);
+                SetHeader(request, request.Content, RemoteWriteHeaders.VersionHeader, RemoteWriteHeaders.Version1);
             }
 
             request.Headers.TryAddWithoutValidation("Authorization", token.AuthorizationHeaderValue);
             AppendForwardedFor(context, request);
             foreach (var (name, value) in _overrides)
             {
-                SetHeader(request, content, name, value);
+                SetHeader(request, request.Content, name, value);
             }
 
             // 5. Send. Only response headers are awaited; the body streams in step 7. With tracing
@@ -168,7 +152,7 @@ internal sealed class HttpForwarder
                 context.Response.StatusCode = (int)response.StatusCode;
                 _telemetry.Responded(ref measure, context.Response.StatusCode, token.AuthorizationHeaderValue);
                 CopyResponseHeaders(response, context.Response);
-                if (translated is { } written && response.IsSuccessStatusCode)
+                if (request.Content is TranslatedContent { Written: var written } && response.IsSuccessStatusCode)
                 {
                     // The client spoke 2.0 and is owed 2.0's accounting of what was written.
                     var headers = context.Response.Headers;
@@ -192,6 +176,30 @@ internal sealed class HttpForwarder
             _telemetry.End(ref measure, context);
         }
     }
+
+    /// <summary>
+    /// Reads a remote-write 2.0 body whole, attaches its 1.0 translation, and returns the failure,
+    /// if any, for the caller to report. Kept out of <see cref="ForwardAsync"/> so that the common
+    /// path's state machine does not grow by the translation's locals.
+    /// </summary>
+    private async Task<Exception?> AttachTranslatedBodyAsync(HttpContext context, HttpRequestMessage request, ActivityTimeout activity)
+    {
+        try
+        {
+            var (body, written) = await RemoteWriteTranslation.TranslateAsync(context.Request.BodyReader, _maxTranslatedBytes, activity.Token);
+            request.Content = new TranslatedContent(body, written);
+            return null;
+        }
+        catch (Exception ex) when (ex is RemoteWriteFormatException or OperationCanceledException or IOException or BadHttpRequestException)
+        {
+            return ex;
+        }
+    }
+
+    private static ForwarderError ClassifyTranslationFailure(Exception exception, ActivityTimeout activity) =>
+        exception is RemoteWriteFormatException ? ForwarderError.RequestBodyInvalid
+        : activity.TimedOut ? ForwarderError.UpstreamTimeout
+        : ForwarderError.RequestBodyClient;
 
     private static HttpMethod MethodFor(string method) => method switch
     {

@@ -46,3 +46,9 @@ internal static class RemoteWriteTranslation
         return (translated, written);
     }
 }
+
+/// <summary>A translated 1.0 body, carrying the counts owed to the 2.0 client.</summary>
+internal sealed class TranslatedContent(byte[] body, RemoteWriteCounts written) : ByteArrayContent(body)
+{
+    public RemoteWriteCounts Written { get; } = written;
+}

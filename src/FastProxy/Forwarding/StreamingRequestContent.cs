@@ -48,13 +48,11 @@ internal sealed class StreamingRequestContent : HttpContent
 
     public bool Started => Volatile.Read(ref _started) != 0;
 
-    /// <summary>
-    /// Set on the 1 request in N that the diagnostics tap samples: the body is also copied here
-    /// while it streams, and handed to <see cref="CaptureCompleted"/> once it is complete.
-    /// </summary>
-    public TapCapture? Capture { get; set; }
+    // Set on the 1 request in N that the diagnostics tap samples: the body is also copied into
+    // the capture while it streams, and handed to the tap once complete.
+    private TapCapture? _capture;
 
-    public Action<TapCapture>? CaptureCompleted { get; set; }
+    public void StartCapture(TapCapture capture) => _capture = capture;
 
     protected override Task SerializeToStreamAsync(Stream stream, TransportContext? context) =>
         SerializeToStreamAsync(stream, context, CancellationToken.None);
@@ -96,7 +94,7 @@ internal sealed class StreamingRequestContent : HttpContent
                         await WriteGatheredAsync(stream, buffer, block, cancellationToken);
                     }
 
-                    Capture?.Append(buffer);
+                    _capture?.Append(buffer);
                     BytesCopied += buffer.Length;
                     _telemetry?.RequestBytes(_route, buffer.Length);
                     _activity.Touch();
@@ -105,11 +103,11 @@ internal sealed class StreamingRequestContent : HttpContent
                 _source.AdvanceTo(buffer.End);
                 if (result.IsCompleted)
                 {
-                    if (Capture is { } capture)
+                    if (_capture is { } capture)
                     {
                         // Ownership moves to the tap's decoder; the forward never waits for it.
-                        Capture = null;
-                        CaptureCompleted?.Invoke(capture);
+                        _capture = null;
+                        capture.Complete();
                     }
 
                     break;
@@ -119,8 +117,8 @@ internal sealed class StreamingRequestContent : HttpContent
         finally
         {
             // A body that broke off is not decoded.
-            Capture?.Dispose();
-            Capture = null;
+            _capture?.Dispose();
+            _capture = null;
             if (block is not null)
             {
                 ArrayPool<byte>.Shared.Return(block);
@@ -133,8 +131,8 @@ internal sealed class StreamingRequestContent : HttpContent
         // The upstream may fail before the body is read at all; the pooled copy goes back then too.
         if (disposing)
         {
-            Capture?.Dispose();
-            Capture = null;
+            _capture?.Dispose();
+            _capture = null;
         }
 
         base.Dispose(disposing);

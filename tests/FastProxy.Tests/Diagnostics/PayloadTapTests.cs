@@ -23,7 +23,7 @@ public sealed class PayloadTapTests : IDisposable
         var tap = CreateTap(0);
 
         Assert.False(tap.Enabled);
-        Assert.All(Enumerable.Range(0, 100), _ => Assert.Null(tap.TryStart(100)));
+        Assert.All(Enumerable.Range(0, 100), _ => Assert.Null(tap.TryStart(100, "r", null)));
     }
 
     [Fact]
@@ -31,7 +31,7 @@ public sealed class PayloadTapTests : IDisposable
     {
         var tap = CreateTap(3);
 
-        var sampled = Enumerable.Range(1, 9).Select(_ => tap.TryStart(100)).ToList();
+        var sampled = Enumerable.Range(1, 9).Select(_ => tap.TryStart(100, "r", null)).ToList();
 
         Assert.Equal([false, false, true, false, false, true, false, false, true], sampled.Select(c => c is not null));
         foreach (var capture in sampled)
@@ -45,7 +45,7 @@ public sealed class PayloadTapTests : IDisposable
     {
         var tap = CreateTap(1, maxBodyBytes: 1000);
 
-        Assert.Null(tap.TryStart(1001));
+        Assert.Null(tap.TryStart(1001, "r", null));
     }
 
     [Fact]
@@ -99,10 +99,10 @@ public sealed class PayloadTapTests : IDisposable
         foreach (var name in bodies)
         {
             // One at a time: the decoder queue is bounded and drops when full, by design.
-            var capture = tap.TryStart(null)!;
+            var capture = tap.TryStart(null, "default", "application/x-protobuf")!;
             capture.Append(new ReadOnlySequence<byte>(Fixtures.Read(name)));
             var before = tap.Recent.Count;
-            tap.Complete(capture, "default", "application/x-protobuf");
+            capture.Complete();
             Assert.True(SpinWait.SpinUntil(() => tap.Recent.Count != before || Last(tap)?.Summary?.Series == 2000, TimeSpan.FromSeconds(10)));
         }
 
