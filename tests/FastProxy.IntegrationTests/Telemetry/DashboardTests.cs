@@ -47,11 +47,30 @@ public sealed partial class DashboardTests
             context.Response.StatusCode = context.Request.Query.ContainsKey("reject") ? 413 : 200;
             await context.Response.WriteAsync("{\"status\":\"success\"}", context.RequestAborted);
         };
-        await using var proxy = await TelemetryHarness.StartAsync(upstream.BaseUrl, credential);
+        // The tap is on so that its payload figures are exported too.
+        await using var proxy = await TelemetryHarness.StartAsync(upstream.BaseUrl, credential, ("DIAGNOSTICS_SAMPLE_EVERY", "1"));
         using var client = TestHttp.CreateClient(proxy.Address);
         foreach (var target in new[] { "/api/v1/write", "/api/v1/write?reject=1", "/api/v1/write?cut=1" })
         {
             using var response = await client.PostAsync(new Uri(target, UriKind.Relative), new ByteArrayContent(new byte[100]), Cancel);
+        }
+
+        using (var remoteWrite = new ByteArrayContent(Fixtures.RemoteWrite()[0].Body))
+        {
+            remoteWrite.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("application/x-protobuf");
+            using var response = await client.PostAsync(new Uri("/api/v1/write", UriKind.Relative), remoteWrite, Cancel);
+        }
+
+        // The tap decodes off the request path: wait (bounded) until its summary is recorded.
+        for (var attempt = 0; attempt < 200; attempt++)
+        {
+            var payloads = await client.GetStringAsync(new Uri("/fastproxy/payloads", UriKind.Relative), Cancel);
+            if (payloads.Contains("\"series\"", StringComparison.Ordinal))
+            {
+                break;
+            }
+
+            await Task.Yield();
         }
 
         // An asterisk-form target is not forwarded (400) and counted as a proxy error.
