@@ -1,0 +1,99 @@
+using System.Collections.Concurrent;
+using System.Net;
+using System.Security.Cryptography.X509Certificates;
+using FastProxy.IntegrationTests.Support;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+
+namespace FastProxy.IntegrationTests.Forwarding;
+
+/// <summary>
+/// A TLS target behind FastProxy: real Kestrel on 127.0.0.1 serving <c>https</c> with a given
+/// server certificate and protocol set (ALPN offers h2 + http/1.1 for Http1AndHttp2, only
+/// http/1.1 for Http1). Records every request (protocol, headers, body) and answers 200 to requests carrying a token <see cref="TokenValidator"/> approves.
+/// </summary>
+internal sealed class HttpsUpstream : IAsyncDisposable
+{
+    private readonly ConcurrentQueue<RecordedRequest> _requests = new();
+    private readonly ChangeSignal _changed = new();
+    private WebApplication _app = null!;
+
+    private HttpsUpstream()
+    {
+    }
+
+    public Uri Address { get; private set; } = null!;
+
+    /// <summary>https://127.0.0.1:port (no trailing slash).</summary>
+    public string BaseUrl => Address.GetLeftPart(UriPartial.Authority);
+
+    public int Port => Address.Port;
+
+    public Func<string, bool> TokenValidator { get; set; } = _ => false;
+
+    public IReadOnlyList<RecordedRequest> Requests => [.. _requests];
+
+    public static async Task<HttpsUpstream> StartAsync(X509Certificate2 certificate, HttpProtocols protocols)
+    {
+        var upstream = new HttpsUpstream();
+        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions
+        {
+            Args = ["--hostBuilder:reloadConfigOnChange=false"],
+            ContentRootPath = AppContext.BaseDirectory,
+        });
+        builder.Logging.ClearProviders();
+        builder.WebHost.ConfigureKestrel(kestrel =>
+        {
+            kestrel.AddServerHeader = false;
+            kestrel.Limits.MaxRequestBodySize = null;
+            kestrel.Listen(IPAddress.Loopback, 0, listen =>
+            {
+                listen.Protocols = protocols;
+                listen.UseHttps(certificate);
+            });
+        });
+        var app = builder.Build();
+        app.Run(upstream.HandleAsync);
+        await app.StartAsync();
+        upstream._app = app;
+        upstream.Address = new Uri(app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First());
+        return upstream;
+    }
+
+    public Task WaitForRequestsAsync(int count, TimeSpan timeout) =>
+        _changed.WaitUntilAsync(() => _requests.Count >= count, timeout, $"{count} request(s) at the https upstream (got {_requests.Count})");
+
+    private async Task HandleAsync(HttpContext context)
+    {
+        var recorded = new RecordedRequest
+        {
+            Method = context.Request.Method,
+            RawTarget = context.Features.Get<IHttpRequestFeature>()!.RawTarget,
+            Protocol = context.Request.Protocol,
+            Headers = context.Request.Headers.ToDictionary(h => h.Key, h => h.Value.Select(v => v ?? "").ToArray(), StringComparer.OrdinalIgnoreCase),
+        };
+        recorded.Body = await FakeUpstream.ReadBodyAsync(context);
+        _requests.Enqueue(recorded);
+        _changed.Notify();
+
+        var authorization = context.Request.Headers.Authorization.ToString();
+        var authorised = context.Request.Headers.Authorization.Count == 1 &&
+            authorization.StartsWith("Bearer ", StringComparison.Ordinal) &&
+            TokenValidator(authorization["Bearer ".Length..]);
+        context.Response.StatusCode = authorised ? StatusCodes.Status200OK : StatusCodes.Status401Unauthorized;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(5));
+        await _app.StopAsync(stop.Token);
+        await _app.DisposeAsync();
+    }
+}
