@@ -35,7 +35,7 @@ internal sealed class ConfigurationLoader
     {
         var cloud = ReadCloud();
         var identity = ReadIdentity(cloud);
-        var routes = ReadRoutes(cloud);
+        var routes = ReadRoutes(cloud, identity);
         var listenAddress = ReadListenAddress();
         var listeningPort = ReadInt(Settings.ListeningPort, 8081, 1, 65535);
         var h2cPort = ReadOptionalInt(Settings.H2cPort, 1, 65535);
@@ -63,6 +63,7 @@ internal sealed class ConfigurationLoader
             OtelServiceName = Read(Settings.OtelServiceName) is { Length: > 0 } service ? service : "aad_auth_proxy",
             OtelGrpcEndpoint = ReadOtelEndpoint(),
             Telemetry = Telemetry.TelemetryOptions.Read(Read, Error),
+            Security = Listener.SecurityOptions.Read(Read, Error),
             Diagnostics = new Diagnostics.DiagnosticsOptions
             {
                 SampleEvery = ReadInt(Settings.DiagnosticsSampleEvery, 0, 0, 1_000_000),
@@ -288,7 +289,7 @@ internal sealed class ConfigurationLoader
         return identity with { ResourceId = resourceId };
     }
 
-    private static bool IsManagedIdentityResourceId(string value)
+    internal static bool IsManagedIdentityResourceId(string value)
     {
         var parts = value.Split('/');
         // "", subscriptions, <id>, resourceGroups, <group>, providers, Microsoft.ManagedIdentity, userAssignedIdentities, <name>
@@ -433,11 +434,16 @@ internal sealed class ConfigurationLoader
         }
     }
 
-    private List<RouteDefinition> ReadRoutes(AzureCloud cloud)
+    private List<RouteDefinition> ReadRoutes(AzureCloud cloud, IdentityOptions? identity)
     {
         var targetHost = Read(Settings.TargetHost);
         var ingestionUrl = Read(Settings.IngestionUrl);
         var audience = Read(Settings.Audience);
+        if (Read(Settings.RoutesFile) is { } routesFile)
+        {
+            return ReadRoutesFile(routesFile, cloud, identity, targetHost is not null, ingestionUrl is not null, audience is not null);
+        }
+
         if (targetHost is not null && ingestionUrl is not null)
         {
             Error(Settings.IngestionUrl, "and TARGET_HOST are both set; set only one (TARGET_HOST as aad-auth-proxy, or INGESTION_URL as the remote-write sidecar)");
@@ -493,6 +499,36 @@ internal sealed class ConfigurationLoader
             new RouteDefinition("ingestion", "/api/v1/write", target, scope),
             new RouteDefinition("default", null, origin, scope),
         ];
+    }
+
+    /// <summary>
+    /// ROUTES_FILE: every route, target and audience comes from the file, so the single-target
+    /// settings beside it would be ambiguous and are errors. Routes without an identity use the
+    /// process identity (IDENTITY_TYPE etc.); route identities share its cloud and authority host.
+    /// </summary>
+    private List<RouteDefinition> ReadRoutesFile(string path, AzureCloud cloud, IdentityOptions? identity, bool targetHost, bool ingestionUrl, bool audience)
+    {
+        if (targetHost || ingestionUrl)
+        {
+            Error(Settings.RoutesFile, $"and {(targetHost ? "TARGET_HOST" : "INGESTION_URL")} are both set; with a routes file every target is in the file, so remove {(targetHost ? "TARGET_HOST" : "INGESTION_URL")}");
+        }
+
+        if (audience)
+        {
+            Error(Settings.RoutesFile, "and AUDIENCE are both set; with a routes file give each route its \"audience\" (or leave it out for the default) and remove AUDIENCE");
+        }
+
+        // The file is read even after a conflict above, so that all its problems show at once.
+
+        var authorityHost = Read(Settings.AuthorityHost) is null ? cloud.AuthorityHost : identity?.AuthorityHost;
+        var discovery = Read(Settings.DisableInstanceDiscovery)?.ToLowerInvariant() switch
+        {
+            "true" or "1" or "yes" or "on" => true,
+            "false" or "0" or "no" or "off" => false,
+            _ => authorityHost is not null && !AzureCloud.IsWellKnownAuthorityHost(authorityHost),
+        };
+        var context = new RoutesFileContext(cloud, authorityHost, discovery, Read(Settings.TenantId), Read(Settings.FederatedTokenFile));
+        return RoutesFile.Read(path, context, problem => Error(Settings.RoutesFile, problem));
     }
 
     private IPAddress ReadListenAddress()

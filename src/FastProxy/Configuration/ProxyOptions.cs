@@ -129,7 +129,18 @@ internal sealed record IdentityOptions(IdentityType Type, string? ClientId)
 /// How a request path selects a target. <see cref="ExactPath"/> routes replace the client's path
 /// with the target's (the remote-write sidecar's INGESTION_URL); prefix routes append it.
 /// </summary>
-internal sealed record RouteDefinition(string Name, string? ExactPath, TargetAddress Target, string Scope);
+internal sealed record RouteDefinition(string Name, string? ExactPath, TargetAddress Target, string Scope)
+{
+    /// <summary>
+    /// Routes file only: requests whose path starts with this (case-sensitively) take this route;
+    /// the longest matching prefix wins. The path is appended to the target unchanged, not
+    /// stripped. Null with a null <see cref="ExactPath"/> is the catch-all.
+    /// </summary>
+    public string? PathPrefix { get; init; }
+
+    /// <summary>Routes file only: this route's own identity; null means the process identity.</summary>
+    public IdentityOptions? Identity { get; init; }
+}
 
 /// <summary>The validated, immutable configuration of one FastProxy process.</summary>
 internal sealed record ProxyOptions
@@ -154,6 +165,7 @@ internal sealed record ProxyOptions
     public string? OtelGrpcEndpoint { get; init; }
     public Telemetry.TelemetryOptions Telemetry { get; init; } = new();
     public Diagnostics.DiagnosticsOptions Diagnostics { get; init; } = new();
+    public Listener.SecurityOptions Security { get; init; } = new();
     public Microsoft.Extensions.Logging.LogLevel LogLevel { get; init; } = Microsoft.Extensions.Logging.LogLevel.Information;
     public LogFormat LogFormat { get; init; } = Console.IsOutputRedirected ? LogFormat.Json : LogFormat.Text;
 
@@ -162,8 +174,9 @@ internal sealed record ProxyOptions
     {
         foreach (var route in Routes)
         {
-            var match = route.ExactPath is null ? "every path" : route.ExactPath;
-            yield return $"route {route.Name}: {match} -> {route.Target} (scope {route.Scope})";
+            var match = route.ExactPath ?? (route.PathPrefix is { } prefix ? prefix + "*" : "every path");
+            var identity = route.Identity is null ? "" : $", identity {route.Identity.Describe()}";
+            yield return $"route {route.Name}: {match} -> {route.Target} (scope {route.Scope}{identity})";
         }
 
         yield return $"identity: {Identity.Describe()}";
@@ -185,5 +198,6 @@ internal sealed record ProxyOptions
         yield return $"upstream: timeout {UpstreamTimeout.TotalSeconds}s, connect timeout {ConnectTimeout.TotalSeconds}s, " +
                      $"max {MaxConnectionsPerServer} connections per server, connection lifetime {PooledConnectionLifetime.TotalSeconds}s";
         yield return $"shutdown drain timeout {DrainTimeout.TotalSeconds}s";
+        yield return Security.Describe();
     }
 }

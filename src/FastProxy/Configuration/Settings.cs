@@ -25,6 +25,9 @@ internal static class Settings
     public static readonly Setting IngestionUrl = new("ingestion-url", ["INGESTION_URL"],
         "The remote-write sidecar's form: the full ingestion endpoint (path and api-version query). Requests to /api/v1/write go to exactly this URL; other paths go to its host.");
 
+    public static readonly Setting RoutesFile = new("routes-file", ["ROUTES_FILE"],
+        "JSON file of several routes, each with its own path prefix (or exact path), target, audience and optionally identity; see README 'Routes file'. Replaces TARGET_HOST/INGESTION_URL/AUDIENCE.");
+
     public static readonly Setting ListeningPort = new("listening-port", ["LISTENING_PORT"],
         "HTTP/1.1 port to listen on (default 8081).");
 
@@ -135,6 +138,41 @@ internal static class Settings
 
     public static readonly IReadOnlyList<Setting> Diagnostics = [DiagnosticsSampleEvery, DiagnosticsRecent, DiagnosticsMaxBodyBytes, TranslateRemoteWriteV2];
 
+    // Inbound security and listener limits (issue 7): who may use the proxy's identity, and how much they may send.
+    public static readonly Setting InboundTokenFile = new("inbound-token-file", ["INBOUND_TOKEN_FILE"],
+        "File holding the bearer token clients must send (Authorization: Bearer <token>; Prometheus: authorization.credentials_file). " +
+        "Off by default. Re-read when it changes (checked at most once per second). Missing or wrong token: 401. /health, /ready and /metrics stay open.");
+
+    public static readonly Setting AllowedSourceCidrs = new("allowed-source-cidrs", ["ALLOWED_SOURCE_CIDRS"],
+        "Comma-separated CIDRs of client addresses allowed to use the proxy, e.g. 10.0.0.0/8,127.0.0.1/32 (IPv4-mapped IPv6 clients match IPv4 ranges). Others get 403. Off by default.");
+
+    public static readonly Setting MaxRequestBodyBytes = new("max-request-body-bytes", ["MAX_REQUEST_BODY_BYTES"],
+        "Largest request body accepted, in bytes (default 67108864 = 64 MiB; 0 = unlimited). Larger ones get 413. Azure Monitor itself accepts at most 1 MB: lower max_samples_per_send.");
+
+    public static readonly Setting MaxRequestHeadersBytes = new("max-request-headers-bytes", ["MAX_REQUEST_HEADERS_BYTES"],
+        "Largest total size of a request's headers, in bytes (default 32768). Larger: 431.");
+
+    public static readonly Setting MaxRequestHeaderCount = new("max-request-header-count", ["MAX_REQUEST_HEADER_COUNT"],
+        "Most headers a request may carry (default 100). More: 431.");
+
+    public static readonly Setting RequestHeadersTimeout = new("request-headers-timeout-seconds", ["REQUEST_HEADERS_TIMEOUT_SECONDS"],
+        "Seconds a client has to send a request's headers (default 30); slower connections are closed.");
+
+    public static readonly Setting KeepAliveTimeout = new("keep-alive-timeout-seconds", ["KEEP_ALIVE_TIMEOUT_SECONDS"],
+        "Seconds an idle client connection is kept open (default 130).");
+
+    public static readonly Setting MinRequestBodyDataRate = new("min-request-body-data-rate", ["MIN_REQUEST_BODY_DATA_RATE"],
+        "Slowest request body upload tolerated, in bytes per second after a 5 s grace period (default 240; 0 = no minimum). Slower clients are disconnected (slowloris).");
+
+    public static readonly Setting MaxConcurrentConnections = new("max-concurrent-connections", ["MAX_CONCURRENT_CONNECTIONS"],
+        "Most client connections open at once, all ports together (default 1024; 0 = unlimited). Further connections are closed at once.");
+
+    public static readonly IReadOnlyList<Setting> Security =
+    [
+        InboundTokenFile, AllowedSourceCidrs, MaxRequestBodyBytes, MaxRequestHeadersBytes, MaxRequestHeaderCount,
+        RequestHeadersTimeout, KeepAliveTimeout, MinRequestBodyDataRate, MaxConcurrentConnections,
+    ];
+
     public static readonly Setting UpstreamTimeout = new("upstream-timeout-seconds", ["UPSTREAM_TIMEOUT_SECONDS"],
         "Seconds the target may stay silent (no response headers, no body progress) before the request fails with 504 (default 60).");
 
@@ -158,13 +196,14 @@ internal static class Settings
 
     public static readonly IReadOnlyList<Setting> All =
     [
-        TargetHost, IngestionUrl, ListeningPort, ListenAddress, H2cPort, IdentityType, ClientId, ResourceId, ObjectId, TenantId,
+        TargetHost, IngestionUrl, RoutesFile, ListeningPort, ListenAddress, H2cPort, IdentityType, ClientId, ResourceId, ObjectId, TenantId,
         ClientCertificatePath, ClientCertificatePassword, ClientCertificatePasswordFile, SendCertificateChain, ClientSecret,
         ClientSecretFile, FederatedTokenFile, Cloud, AuthorityHost, DisableInstanceDiscovery, Audience, WaitForToken, RefreshPercentage, OverrideRequestHeaders, OtelServiceName,
         OtelGrpcEndpoint, UpstreamTimeout, ConnectTimeout, MaxConnectionsPerServer, PooledConnectionLifetime,
         DrainTimeout, LogLevel, LogFormat,
         .. Telemetry,
         .. Diagnostics,
+        .. Security,
     ];
 
     /// <summary>

@@ -9,7 +9,9 @@ namespace FastProxy.Forwarding;
 /// <summary>
 /// The one reporting point for forwarding failures: sets the status from DESIGN.md's table,
 /// writes a small JSON body with a Content-Type, logs (rate-limited per kind) and counts.
-/// FastProxy never answers 4xx for its own trouble: Prometheus drops a batch on 4xx.
+/// FastProxy never answers 4xx for its own trouble: Prometheus drops a batch on 4xx. The 4xx it
+/// does answer (bad request target, undecodable body, inbound token, source address, body size)
+/// are the client's trouble, which no retry can fix.
 /// </summary>
 internal sealed class ErrorResponder
 {
@@ -38,6 +40,13 @@ internal sealed class ErrorResponder
         ForwarderError.UpstreamTimeout => StatusCodes.Status504GatewayTimeout,
         ForwarderError.RequestTargetRejected or ForwarderError.RequestBodyInvalid => StatusCodes.Status400BadRequest,
         ForwarderError.RequestBodyClient or ForwarderError.ResponseBodyClient => 0,
+        // Inbound security and limits: 4xx on purpose. The client's configuration (its token, its
+        // address, its batch size) is wrong and the same request can never succeed; a 5xx would make
+        // Prometheus retry it forever and stall its queue behind it.
+        ForwarderError.InboundUnauthorized => StatusCodes.Status401Unauthorized,
+        ForwarderError.SourceNotAllowed => StatusCodes.Status403Forbidden,
+        ForwarderError.RequestBodyTooLarge => StatusCodes.Status413PayloadTooLarge,
+        ForwarderError.NoRoute => StatusCodes.Status404NotFound,
         _ => StatusCodes.Status502BadGateway,
     };
 
@@ -60,6 +69,14 @@ internal sealed class ErrorResponder
             "{\"error\":\"bad_request_target\",\"message\":\"Only origin-form request targets (a path starting with /) are forwarded.\"}"u8,
         ForwarderError.RequestBodyInvalid =>
             "{\"error\":\"bad_remote_write_body\",\"message\":\"The remote-write 2.0 body could not be decoded for translation to 1.0; the log says which field failed.\"}"u8,
+        ForwarderError.InboundUnauthorized =>
+            "{\"error\":\"unauthorized\",\"message\":\"Send Authorization: Bearer <token> with the token in INBOUND_TOKEN_FILE (Prometheus: authorization.credentials_file).\"}"u8,
+        ForwarderError.SourceNotAllowed =>
+            "{\"error\":\"forbidden_source\",\"message\":\"The client's address is not in ALLOWED_SOURCE_CIDRS.\"}"u8,
+        ForwarderError.RequestBodyTooLarge =>
+            "{\"error\":\"request_body_too_large\",\"message\":\"The request body exceeds MAX_REQUEST_BODY_BYTES. For Prometheus remote write lower max_samples_per_send in queue_config (Azure Monitor accepts at most 1 MB per request).\"}"u8,
+        ForwarderError.NoRoute =>
+            "{\"error\":\"no_route\",\"message\":\"No route in FastProxy's ROUTES_FILE matches this path; add a route for it, or a catch-all route with \\\"pathPrefix\\\": \\\"/\\\".\"}"u8,
         _ => "{\"error\":\"proxy_error\",\"message\":\"FastProxy could not forward the request.\"}"u8,
     };
 
@@ -71,6 +88,7 @@ internal sealed class ErrorResponder
         if (status == 0)
         {
             // The client is gone; there is nobody to answer.
+
             return;
         }
 
@@ -90,6 +108,10 @@ internal sealed class ErrorResponder
         if (error == ForwarderError.NoToken)
         {
             response.Headers.RetryAfter = RetryAfterSeconds;
+        }
+        else if (error == ForwarderError.InboundUnauthorized)
+        {
+            response.Headers.WWWAuthenticate = "Bearer";
         }
 
         var body = BodyFor(error);

@@ -41,4 +41,22 @@ internal enum ForwarderError
     /// since retrying the same bytes can never succeed.
     /// </summary>
     RequestBodyInvalid,
+
+    /// <summary>
+    /// INBOUND_TOKEN_FILE is set and the request's bearer token is missing or wrong: 401. A 4xx on
+    /// purpose: the client's configuration is wrong, and retrying the same request can never help.
+    /// </summary>
+    InboundUnauthorized,
+
+    /// <summary>The client's address is outside ALLOWED_SOURCE_CIDRS: 403.</summary>
+    SourceNotAllowed,
+
+    /// <summary>The declared body is larger than MAX_REQUEST_BODY_BYTES: 413.</summary>
+    RequestBodyTooLarge,
+
+    /// <summary>
+    /// No route of ROUTES_FILE matches the path: 404, like the target itself for a path it does
+    /// not serve. Not FastProxy's trouble but the configuration's (see RequestHandler).
+    /// </summary>
+    NoRoute,
 }

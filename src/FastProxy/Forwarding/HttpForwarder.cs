@@ -198,6 +198,7 @@ internal sealed class HttpForwarder
 
     private static ForwarderError ClassifyTranslationFailure(Exception exception, ActivityTimeout activity) =>
         exception is RemoteWriteFormatException ? ForwarderError.RequestBodyInvalid
+        : exception is BadHttpRequestException { StatusCode: StatusCodes.Status413PayloadTooLarge } ? ForwarderError.RequestBodyTooLarge
         : activity.TimedOut ? ForwarderError.UpstreamTimeout
         : ForwarderError.RequestBodyClient;
 
@@ -276,6 +277,13 @@ internal sealed class HttpForwarder
 
     private static ForwarderError ClassifySendFailure(Exception exception, ActivityTimeout activity, StreamingRequestContent? content)
     {
+        // A chunked body that grew past MAX_REQUEST_BODY_BYTES: Kestrel stops reading it. The client
+        // is still there and must hear 413, not a silent nothing (which Kestrel would turn into 200).
+        if (content?.ClientError is BadHttpRequestException { StatusCode: StatusCodes.Status413PayloadTooLarge })
+        {
+            return ForwarderError.RequestBodyTooLarge;
+        }
+
         if (activity.ClientAborted || content?.ClientError is not null)
         {
             return ForwarderError.RequestBodyClient;

@@ -10,6 +10,7 @@ internal sealed class ProxyRoute
     {
         Name = options.Name;
         ExactPath = options.ExactPath;
+        PathPrefix = options.PathPrefix;
         Target = options.Target;
         Tokens = tokens;
         // HTTP/2 (with multiple connections) where an https target offers it through ALPN; plain
@@ -21,6 +22,9 @@ internal sealed class ProxyRoute
 
     public string Name { get; }
     public string? ExactPath { get; }
+
+    /// <summary>Matched against the start of the path; null for exact routes and the catch-all.</summary>
+    public string? PathPrefix { get; }
     public TargetAddress Target { get; }
     public TokenSource Tokens { get; }
     public Version Version { get; }
@@ -72,10 +76,15 @@ internal sealed class ProxyRoute
     }
 }
 
-/// <summary>Selects the route for a request: exact paths first, then the catch-all.</summary>
+/// <summary>
+/// Selects the route for a request: exact paths first, then the longest matching path prefix,
+/// then the catch-all (TARGET_HOST's route). Case-sensitive like URLs, on the raw path (the
+/// request target up to '?'), and without allocating: spans and arrays built once.
+/// </summary>
 internal sealed class RouteTable
 {
     private readonly ProxyRoute[] _exact;
+    private readonly ProxyRoute[] _prefixes;
     private readonly ProxyRoute? _fallback;
 
     public RouteTable(IEnumerable<ProxyRoute> routes)
@@ -83,21 +92,33 @@ internal sealed class RouteTable
         var all = routes.ToArray();
         All = all;
         _exact = all.Where(r => r.ExactPath is not null).ToArray();
-        _fallback = all.FirstOrDefault(r => r.ExactPath is null);
+        // Longest first, so the first match is the most specific; ties cannot happen (the routes
+        // file rejects duplicate prefixes), the stable sort keeps file order anyway.
+        _prefixes = all.Where(r => r.ExactPath is null && r.PathPrefix is not null)
+            .OrderByDescending(r => r.PathPrefix!.Length).ToArray();
+        _fallback = all.FirstOrDefault(r => r.ExactPath is null && r.PathPrefix is null);
     }
 
     public IReadOnlyList<ProxyRoute> All { get; }
 
-    /// <summary>Matches on the raw path (the request target up to '?'), case-sensitively like URLs.</summary>
+    /// <summary>The route for <paramref name="rawTarget"/>, or null when none matches (a routes file without "/").</summary>
     public ProxyRoute? Match(ReadOnlySpan<char> rawTarget)
     {
-        if (_exact.Length > 0)
+        if (_exact.Length > 0 || _prefixes.Length > 0)
         {
             var query = rawTarget.IndexOf('?');
             var path = query >= 0 ? rawTarget[..query] : rawTarget;
             foreach (var route in _exact)
             {
                 if (path.SequenceEqual(route.ExactPath))
+                {
+                    return route;
+                }
+            }
+
+            foreach (var route in _prefixes)
+            {
+                if (path.StartsWith(route.PathPrefix, StringComparison.Ordinal))
                 {
                     return route;
                 }

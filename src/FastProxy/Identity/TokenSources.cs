@@ -26,26 +26,64 @@ internal sealed class TokenSources : BackgroundService
 
     public IReadOnlyList<TokenSource> All { get; }
 
-    public static TokenSources Create(ProxyOptions options, TokenCredential credential, TimeProvider time, ILoggerFactory loggers)
+    /// <param name="credential">The process identity's credential (routes without an identity of their own).</param>
+    /// <param name="credentialFor">Builds the credential of a route's own identity (routes file); called once per distinct identity.</param>
+    public static TokenSources Create(ProxyOptions options, TokenCredential credential, TimeProvider time, ILoggerFactory loggers,
+        Func<IdentityOptions, TokenCredential>? credentialFor = null)
     {
         var logger = loggers.CreateLogger("FastProxy.Identity");
-        if (credential is IMaterialLogging material)
+        // One credential per distinct identity, one source per distinct (identity, scope). Identities
+        // are compared by their description: it names the type, the ids and where the material lives.
+        var credentials = new Dictionary<string, TokenCredential>(StringComparer.Ordinal);
+        var sources = new List<TokenSource>();
+        var sourceFor = new Dictionary<(string Identity, string Scope), TokenSource>();
+        foreach (var route in options.Routes)
         {
-            material.Logger = logger;
+            var identity = route.Identity ?? options.Identity;
+            var key = route.Identity is null ? "" : identity.Describe();
+            if (!credentials.TryGetValue(key, out var routeCredential))
+            {
+                routeCredential = route.Identity is null ? credential : (credentialFor ?? (i => CredentialFactory.Create(i)))(identity);
+                credentials[key] = routeCredential;
+                if (routeCredential is IMaterialLogging material)
+                {
+                    material.Logger = logger;
+                }
+
+                if (identity.Type == IdentityType.AzureCli)
+                {
+                    Log.DevelopmentCredential(logger);
+                }
+            }
+
+            if (!sourceFor.ContainsKey((key, route.Scope)))
+            {
+                // The process identity's sources keep the scope as their name; a route identity's
+                // add who asks, so /ready and the log tell two sources of one scope apart.
+                var name = key.Length == 0 ? route.Scope : $"{route.Scope} as {identity.Describe()}";
+                var source = new TokenSource(name, route.Scope, routeCredential, options.RefreshPercentage, time, logger);
+                sourceFor[(key, route.Scope)] = source;
+                sources.Add(source);
+            }
         }
 
-        if (options.Identity.Type == IdentityType.AzureCli)
+        if (options.Routes.Count == 0 && options.Identity.Type == IdentityType.AzureCli)
         {
             Log.DevelopmentCredential(logger);
         }
 
-        var sources = options.Routes
-            .Select(r => r.Scope)
-            .Distinct(StringComparer.Ordinal)
-            .Select(scope => new TokenSource(scope, scope, credential, options.RefreshPercentage, time, logger))
-            .ToList();
-        return new TokenSources(sources, time, options.WaitForToken, logger);
+        var table = sourceFor;
+        return new TokenSources(sources, time, options.WaitForToken, logger)
+        {
+            _byRoute = options.Routes.ToDictionary(r => r.Name, r => table[(r.Identity is null ? "" : r.Identity.Describe(), r.Scope)], StringComparer.Ordinal),
+        };
     }
+
+    private Dictionary<string, TokenSource>? _byRoute;
+
+    /// <summary>The source that serves <paramref name="route"/>: its identity (or the process identity) and its scope.</summary>
+    public TokenSource For(RouteDefinition route) =>
+        _byRoute is not null && _byRoute.TryGetValue(route.Name, out var source) ? source : For(route.Scope);
 
     /// <summary>Failed fetches of every source since start (see <see cref="TokenSource.TotalFailures"/>).</summary>
     public long TotalFailures => All.Sum(s => s.TotalFailures);

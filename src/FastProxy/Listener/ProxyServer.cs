@@ -27,6 +27,12 @@ internal sealed record ProxyServerDependencies
     /// <summary>Null means the credential the configuration names, built by <see cref="CredentialFactory"/>.</summary>
     public TokenCredential? Credential { get; init; }
 
+    /// <summary>
+    /// The credential of a route's own identity (routes file). Null means <see cref="Credential"/>
+    /// when a test set it, else the one <see cref="CredentialFactory"/> builds for the identity.
+    /// </summary>
+    public Func<IdentityOptions, TokenCredential>? CredentialFor { get; init; }
+
     /// <summary>Extra logger provider (tests capture logs with it).</summary>
     public ILoggerProvider? ExtraLogger { get; init; }
 }
@@ -82,8 +88,7 @@ internal sealed class ProxyServer : IAsyncDisposable
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
             kestrel.AddServerHeader = false;
-            // Bodies stream through and are never held whole, so size is not a memory risk here.
-            kestrel.Limits.MaxRequestBodySize = null;
+            ConfigureLimits(kestrel.Limits, options.Security);
             Listen(kestrel, options.ListenAddress, options.ListeningPort, HttpProtocols.Http1);
             if (options.Telemetry.MetricsPort is { } metricsPort)
             {
@@ -108,7 +113,10 @@ internal sealed class ProxyServer : IAsyncDisposable
         var otlp = OtlpExport.Create(options);
         var credential = new MeasuredCredential(dependencies.Credential ?? CredentialFactory.Create(options.Identity), metrics, time);
         builder.Services.AddSingleton(time);
-        builder.Services.AddSingleton(sp => TokenSources.Create(options, credential, time, sp.GetRequiredService<ILoggerFactory>()));
+        var credentialFor = dependencies.CredentialFor ??
+                            (dependencies.Credential is { } injected ? _ => injected : identity => CredentialFactory.Create(identity));
+        builder.Services.AddSingleton(sp => TokenSources.Create(options, credential, time, sp.GetRequiredService<ILoggerFactory>(),
+            identity => new MeasuredCredential(credentialFor(identity), metrics, time)));
         builder.Services.AddHostedService(sp => sp.GetRequiredService<TokenSources>());
         builder.Services.AddSingleton(_ => UpstreamHandlerFactory.Create(options));
         builder.Services.AddSingleton(sp => new TrafficSummary(sp.GetRequiredService<ILoggerFactory>().CreateLogger("FastProxy.Telemetry"), time, options.Telemetry.SummaryInterval));
@@ -127,16 +135,45 @@ internal sealed class ProxyServer : IAsyncDisposable
         builder.Services.AddSingleton(sp =>
         {
             var tokens = sp.GetRequiredService<TokenSources>();
-            return new RouteTable(options.Routes.Select(r => new ProxyRoute(r, tokens.For(r.Scope))));
+            return new RouteTable(options.Routes.Select(r => new ProxyRoute(r, tokens.For(r))));
         });
-        builder.Services.AddSingleton(sp => new RequestHandler(sp.GetRequiredService<RouteTable>(), sp.GetRequiredService<HttpForwarder>(),
-            sp.GetRequiredService<ErrorResponder>(), sp.GetRequiredService<TokenSources>(),
-            sp.GetService<PrometheusScrape>(), options.Telemetry.MetricsPort, sp.GetRequiredService<PayloadTap>()));
+        builder.Services.AddSingleton(sp =>
+        {
+            var listenerLog = sp.GetRequiredService<ILoggerFactory>().CreateLogger("FastProxy.Listener");
+            var inboundToken = options.Security.InboundTokenFile is { } tokenFile ? InboundToken.Load(tokenFile, time, listenerLog) : null;
+            return new RequestHandler(sp.GetRequiredService<RouteTable>(), sp.GetRequiredService<HttpForwarder>(),
+                sp.GetRequiredService<ErrorResponder>(), sp.GetRequiredService<TokenSources>(),
+                sp.GetService<PrometheusScrape>(), options.Telemetry.MetricsPort, sp.GetRequiredService<PayloadTap>(),
+                options.Security, inboundToken, new AzureBodySizeWatch(metrics.Meter, listenerLog, time));
+        });
 
         app = builder.Build();
         var handler = app.Services.GetRequiredService<RequestHandler>();
         app.Run(handler.HandleAsync);
         return new ProxyServer(app, options, createdAt, metrics, otlp);
+    }
+
+    /// <summary>
+    /// Kestrel enforces these itself: oversized headers or too many get 431, a body read past
+    /// MaxRequestBodySize gets 413 (RequestHandler answers a declared oversized body with a JSON
+    /// 413 before forwarding), slow or idle connections are closed.
+    /// </summary>
+    private static void ConfigureLimits(KestrelServerLimits limits, SecurityOptions security)
+    {
+        // Bodies stream through and are never held whole; the limit is about abuse of the
+        // target's quota, not about memory.
+        limits.MaxRequestBodySize = security.MaxRequestBodyBytes;
+        limits.MaxRequestHeadersTotalSize = security.MaxRequestHeadersBytes;
+        limits.MaxRequestHeaderCount = security.MaxRequestHeaderCount;
+        // Kestrel's request line must fit in the header budget too.
+        limits.MaxRequestLineSize = Math.Min(limits.MaxRequestLineSize, security.MaxRequestHeadersBytes);
+        limits.RequestHeadersTimeout = security.RequestHeadersTimeout;
+        limits.KeepAliveTimeout = security.KeepAliveTimeout;
+        limits.MinRequestBodyDataRate = security.MinRequestBodyDataRate > 0
+            ? new MinDataRate(security.MinRequestBodyDataRate, SecurityOptions.MinDataRateGrace)
+            : null;
+        limits.MaxConcurrentConnections = security.MaxConcurrentConnections;
+        limits.Http2.MaxRequestHeaderFieldSize = Math.Min(limits.Http2.MaxRequestHeaderFieldSize, security.MaxRequestHeadersBytes);
     }
 
     private static void Listen(KestrelServerOptions kestrel, IPAddress address, int port, HttpProtocols protocols)
@@ -204,7 +241,8 @@ internal sealed class ProxyServer : IAsyncDisposable
         var elapsed = Stopwatch.GetElapsedTime(_createdAt);
         var endpoints = string.Join(", ", Addresses);
         Log.Listening(logger, endpoints, elapsed.TotalMilliseconds);
-        if (!IPAddress.IsLoopback(_options.ListenAddress))
+        // A token or an allow-list stands between the port and the identity: nothing to warn about.
+        if (!IPAddress.IsLoopback(_options.ListenAddress) && !_options.Security.HasInboundProtection)
         {
             Log.OpenListener(logger, _options.ListeningPort);
         }

@@ -1,3 +1,4 @@
+using System.Net;
 using System.Text.Json;
 using FastProxy.Diagnostics;
 using FastProxy.Forwarding;
@@ -16,6 +17,10 @@ namespace FastProxy.Listener;
 /// /metrics on the listening port shadows a target's /metrics, as /health and /ready do; with
 /// METRICS_PORT set, the three are answered on that port only (besides /health and /ready on the
 /// listening port, kept for aad-auth-proxy's probes) and /metrics on the listening port is proxied.
+/// The inbound checks (ALLOWED_SOURCE_CIDRS, INBOUND_TOKEN_FILE) guard everything that borrows the
+/// proxy's identity or shows traffic: forwarding and the tap endpoint. The probes stay open for the
+/// kubelet, and so does /metrics: it shows counters and never uses the credential (METRICS_PORT
+/// moves it off the listening port).
 /// </remarks>
 internal sealed class RequestHandler
 {
@@ -31,9 +36,20 @@ internal sealed class RequestHandler
     // unless the operator asked for them.
     private readonly PayloadTap? _tap;
 
+    // Inbound security (issue 7). Both null/empty when off; the probes and /metrics never pass here.
+    private readonly InboundToken? _inboundToken;
+    private readonly IPNetwork[] _allowedSources;
+    private readonly long _maxBodyBytes;
+    private readonly AzureBodySizeWatch? _azureBodySize;
+
     public RequestHandler(RouteTable routes, HttpForwarder forwarder, ErrorResponder errors, TokenSources tokens,
-        PrometheusScrape? scrape = null, int? metricsPort = null, PayloadTap? tap = null)
+        PrometheusScrape? scrape = null, int? metricsPort = null, PayloadTap? tap = null,
+        SecurityOptions? security = null, InboundToken? inboundToken = null, AzureBodySizeWatch? azureBodySize = null)
     {
+        _inboundToken = inboundToken;
+        _allowedSources = [.. security?.AllowedSourceNetworks ?? []];
+        _maxBodyBytes = security?.MaxRequestBodyBytes ?? long.MaxValue;
+        _azureBodySize = azureBodySize;
         _tap = tap is { Enabled: true } ? tap : null;
         _routes = routes;
         _forwarder = forwarder;
@@ -64,12 +80,18 @@ internal sealed class RequestHandler
 
         if (_tap is not null && _metricsPort == 0 && path is TapEndpoint.Path)
         {
-            return TapEndpoint.WriteAsync(context, _tap);
+            return Refusal(context) is { } refused ? _errors.ReportAsync(context, refused, null).AsTask() : TapEndpoint.WriteAsync(context, _tap);
         }
 
         if (path is "/ready")
         {
             return WriteReadyAsync(context);
+        }
+
+        // Everything below borrows the proxy's identity: the client must be allowed first.
+        if (Refusal(context) is { } refusal)
+        {
+            return _errors.ReportAsync(context, refusal, null).AsTask();
         }
 
         var rawTarget = context.Features.Get<IHttpRequestFeature>()!.RawTarget;
@@ -83,17 +105,80 @@ internal sealed class RequestHandler
         var route = _routes.Match(rawTarget);
         if (route is null)
         {
-            return _errors.ReportAsync(context, ForwarderError.RequestTargetRejected, null).AsTask();
+            // Only a routes file without a catch-all "/" gets here. 404, not 5xx: "never 4xx for
+            // FastProxy's own trouble" covers what can pass (a missing token, an unreachable
+            // target), and a 5xx asks the client to retry. An unmatched path is the operator's
+            // configuration and no retry can change it; Prometheus retrying it forever would stall
+            // its queue, and 404 is what the target itself answers for a path it does not serve.
+            // The rate-limited Warning log and the no_route counter make it visible.
+            return _errors.ReportAsync(context, ForwarderError.NoRoute, null).AsTask();
+        }
+
+        if (context.Request.ContentLength is { } length)
+        {
+            if (length > _maxBodyBytes)
+            {
+                // Kestrel would refuse it too, but only once the body is read (mid-forward) and with
+                // an empty body; answering before forwarding names the fix.
+                return _errors.ReportAsync(context, ForwarderError.RequestBodyTooLarge, null).AsTask();
+            }
+
+            _azureBodySize?.Observe(route, length);
         }
 
         return _forwarder.ForwardAsync(context, route, rawTarget);
+    }
+
+    /// <summary>
+    /// Null when the client may use the proxy's identity: its address is in ALLOWED_SOURCE_CIDRS
+    /// (when set) and it sent the INBOUND_TOKEN_FILE token (when set).
+    /// </summary>
+    private ForwarderError? Refusal(HttpContext context)
+    {
+        if (_allowedSources.Length > 0 && !IsAllowedSource(context.Connection.RemoteIpAddress))
+        {
+            return ForwarderError.SourceNotAllowed;
+        }
+
+        if (_inboundToken is not null && !_inboundToken.IsAuthorized(context.Request.Headers.Authorization))
+        {
+            return ForwarderError.InboundUnauthorized;
+        }
+
+        return null;
+    }
+
+    private bool IsAllowedSource(IPAddress? address)
+    {
+        if (address is null)
+        {
+            return false;
+        }
+
+        // A dual-stack listener reports IPv4 clients as ::ffff:a.b.c.d; IPv4 ranges must match them.
+        if (address.IsIPv4MappedToIPv6)
+        {
+            address = address.MapToIPv4();
+        }
+
+        foreach (var network in _allowedSources)
+        {
+            if (network.Contains(address))
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 
     /// <summary>The metrics port answers the three operator paths and nothing is forwarded from it.</summary>
     private Task HandleMetricsPortAsync(HttpContext context, string? path) => path switch
     {
         "/metrics" when _scrape is not null => WriteMetricsAsync(context),
-        TapEndpoint.Path when _tap is not null => TapEndpoint.WriteAsync(context, _tap),
+        TapEndpoint.Path when _tap is not null => Refusal(context) is { } refused
+            ? _errors.ReportAsync(context, refused, null).AsTask()
+            : TapEndpoint.WriteAsync(context, _tap),
         "/health" => WriteHealthAsync(context),
         "/ready" => WriteReadyAsync(context),
         _ => WriteNotFoundAsync(context),
@@ -150,6 +235,11 @@ internal sealed class RequestHandler
             {
                 json.WriteStartObject();
                 json.WriteString("scope", source.Scope);
+                if (source.Name != source.Scope)
+                {
+                    // A route's own identity (routes file): which one asks for this scope.
+                    json.WriteString("source", source.Name);
+                }
                 if (source.Current is { } token)
                 {
                     json.WriteString("expiresOn", token.ExpiresOn);
@@ -173,9 +263,9 @@ internal sealed class RequestHandler
 
     private static string DescribeNotReady(TokenSource source) => source switch
     {
-        { Current: not null, LastFailure: { } failure } => $"the token for {source.Scope} expired and could not be renewed: {failure}",
-        { Current: not null } => $"the token for {source.Scope} expired; a new one is being fetched",
-        { LastFailure: { } failure } => $"no token for {source.Scope} yet: {failure}",
-        _ => $"no token for {source.Scope} yet: the first one is being fetched",
+        { Current: not null, LastFailure: { } failure } => $"the token for {source.Name} expired and could not be renewed: {failure}",
+        { Current: not null } => $"the token for {source.Name} expired; a new one is being fetched",
+        { LastFailure: { } failure } => $"no token for {source.Name} yet: {failure}",
+        _ => $"no token for {source.Name} yet: the first one is being fetched",
     };
 }

@@ -62,7 +62,7 @@ internal sealed class ProxyMetrics : IDisposable
         _upstreamErrors = Meter.CreateCounter<long>("fastproxy_upstream_errors_total", "{error}",
             "Requests that failed at the target, by kind: connect, tls, timeout, protocol, reset.");
         _rejected = Meter.CreateCounter<long>("fastproxy_proxy_errors_total", "{error}",
-            "Requests FastProxy could not forward for its own or the client's reasons: no_token, bad_request_target, client_gone.");
+            "Requests FastProxy could not forward for its own or the client's reasons: no_token, bad_request_target, bad_request_body, unauthorized, forbidden_source, body_too_large, client_gone.");
         _upstreamErrorResponses = Meter.CreateCounter<long>("fastproxy_upstream_error_responses_total", "{response}",
             "Responses of the target with status 400 or more, by route and status class (relayed unchanged).");
         _tokenRefreshes = Meter.CreateCounter<long>("fastproxy_token_refreshes_total", "{refresh}",
@@ -147,6 +147,10 @@ internal sealed class ProxyMetrics : IDisposable
         ForwarderError.NoToken => (false, "no_token"),
         ForwarderError.RequestTargetRejected => (false, "bad_request_target"),
         ForwarderError.RequestBodyInvalid => (false, "bad_request_body"),
+        ForwarderError.InboundUnauthorized => (false, "unauthorized"),
+        ForwarderError.SourceNotAllowed => (false, "forbidden_source"),
+        ForwarderError.RequestBodyTooLarge => (false, "body_too_large"),
+        ForwarderError.NoRoute => (false, "no_route"),
         _ => (false, "client_gone"),
     };
 

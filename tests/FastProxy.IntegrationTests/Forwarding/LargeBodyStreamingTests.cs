@@ -59,7 +59,8 @@ public sealed class LargeBodyStreamingTests
             upstreamHash = hash.GetHashAndReset();
             context.Response.StatusCode = 204;
         };
-        await using var proxy = await InProcessProxy.StartAsync(upstream.BaseUrl);
+        // Above the 64 MiB default body limit on purpose: this is about streaming, not limits.
+        await using var proxy = await InProcessProxy.StartAsync(upstream.BaseUrl, ("MAX_REQUEST_BODY_BYTES", "0"));
         upstream.AcceptToken(proxy.Token);
         using var client = TestHttp.CreateClient(proxy.Address, TimeSpan.FromSeconds(60));
 

@@ -19,15 +19,23 @@ public sealed class ErrorResponderTests
     [InlineData(nameof(ForwarderError.RequestBodyInvalid), 400)]
     [InlineData(nameof(ForwarderError.RequestBodyClient), 0)]
     [InlineData(nameof(ForwarderError.ResponseBodyClient), 0)]
+    [InlineData(nameof(ForwarderError.InboundUnauthorized), 401)]
+    [InlineData(nameof(ForwarderError.SourceNotAllowed), 403)]
+    [InlineData(nameof(ForwarderError.RequestBodyTooLarge), 413)]
+    [InlineData(nameof(ForwarderError.NoRoute), 404)]
     public void Status_FollowsTheDesignTable(string error, int status) =>
         Assert.Equal(status, ErrorResponder.StatusFor(Enum.Parse<ForwarderError>(error)));
 
     [Fact]
     public void OwnTrouble_IsNever4xx()
     {
-        // Prometheus drops a batch on 4xx; only a malformed request target or an undecodable body
-        // (which no retry can fix) is the client's fault.
-        foreach (var error in Enum.GetValues<ForwarderError>().Where(e => e is not (ForwarderError.RequestTargetRejected or ForwarderError.RequestBodyInvalid)))
+        // Prometheus drops a batch on 4xx; only a malformed request target, an undecodable body, a
+        // missing inbound token, a refused source address or an oversized body (which no retry can
+        // fix) is the client's fault.
+        foreach (var error in Enum.GetValues<ForwarderError>().Where(e => e is not (ForwarderError.RequestTargetRejected or ForwarderError.RequestBodyInvalid
+                     or ForwarderError.InboundUnauthorized or ForwarderError.SourceNotAllowed or ForwarderError.RequestBodyTooLarge
+                     // A path outside every route of ROUTES_FILE: the configuration's, not FastProxy's trouble.
+                     or ForwarderError.NoRoute)))
         {
             var status = ErrorResponder.StatusFor(error);
             Assert.True(status is 0 or >= 500, $"{error} answers {status}");
@@ -38,6 +46,10 @@ public sealed class ErrorResponderTests
     [InlineData(nameof(ForwarderError.NoToken), "no_token", true)]
     [InlineData(nameof(ForwarderError.UpstreamUnreachable), "upstream_unreachable", false)]
     [InlineData(nameof(ForwarderError.UpstreamTimeout), "upstream_timeout", false)]
+    [InlineData(nameof(ForwarderError.InboundUnauthorized), "unauthorized", false)]
+    [InlineData(nameof(ForwarderError.SourceNotAllowed), "forbidden_source", false)]
+    [InlineData(nameof(ForwarderError.RequestBodyTooLarge), "request_body_too_large", false)]
+    [InlineData(nameof(ForwarderError.NoRoute), "no_route", false)]
     public async Task Report_WritesSmallJsonWithAContentType(string error, string code, bool retryAfter)
     {
         var responder = new ErrorResponder(NullLogger.Instance, TimeProvider.System);
@@ -53,5 +65,32 @@ public sealed class ErrorResponderTests
         Assert.Equal(code, json.RootElement.GetProperty("error").GetString());
         Assert.False(string.IsNullOrEmpty(json.RootElement.GetProperty("message").GetString()));
         Assert.Equal(body.Length, context.Response.ContentLength);
+    }
+
+    [Fact]
+    public async Task InboundUnauthorized_AsksForABearerToken()
+    {
+        var responder = new ErrorResponder(NullLogger.Instance, TimeProvider.System);
+        var context = new DefaultHttpContext();
+        context.Response.Body = new MemoryStream();
+
+        await responder.ReportAsync(context, ForwarderError.InboundUnauthorized, null);
+
+        Assert.Equal(401, context.Response.StatusCode);
+        Assert.Equal("Bearer", context.Response.Headers.WWWAuthenticate.ToString());
+    }
+
+    [Fact]
+    public async Task RequestBodyTooLarge_NamesMaxSamplesPerSend()
+    {
+        var responder = new ErrorResponder(NullLogger.Instance, TimeProvider.System);
+        var context = new DefaultHttpContext();
+        var body = new MemoryStream();
+        context.Response.Body = body;
+
+        await responder.ReportAsync(context, ForwarderError.RequestBodyTooLarge, null);
+
+        using var json = JsonDocument.Parse(body.ToArray());
+        Assert.Contains("max_samples_per_send", json.RootElement.GetProperty("message").GetString(), StringComparison.Ordinal);
     }
 }

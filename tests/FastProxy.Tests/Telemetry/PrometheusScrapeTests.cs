@@ -82,10 +82,13 @@ public sealed class PrometheusScrapeTests
     [InlineData(nameof(ForwarderError.RequestBodyInvalid), false, "bad_request_body")]
     [InlineData(nameof(ForwarderError.RequestBodyClient), false, "client_gone")]
     [InlineData(nameof(ForwarderError.ResponseBodyClient), false, "client_gone")]
+    [InlineData(nameof(ForwarderError.InboundUnauthorized), false, "unauthorized")]
+    [InlineData(nameof(ForwarderError.SourceNotAllowed), false, "forbidden_source")]
+    [InlineData(nameof(ForwarderError.RequestBodyTooLarge), false, "body_too_large")]
     public void ErrorKind_MapsEveryForwarderError(string error, bool upstream, string kind) =>
         Assert.Equal((upstream, kind), ProxyMetrics.ErrorKind(Enum.Parse<ForwarderError>(error)));
 
     [Fact]
     public void ErrorKind_CoversEveryForwarderError() =>
-        Assert.Equal(11, Enum.GetValues<ForwarderError>().Length);
+        Assert.Equal(15, Enum.GetValues<ForwarderError>().Length);
 }

@@ -1,0 +1,16 @@
+using Microsoft.Extensions.Logging;
+
+namespace FastProxy.Telemetry;
+
+/// <summary>Listener and inbound security log lines; ids 600–619. Highest id in use here: 603.</summary>
+internal static partial class Log
+{
+    [LoggerMessage(EventId = 600, Level = LogLevel.Information, Message = "Inbound token file {Path} changed; the new token is required from now on")]
+    public static partial void InboundTokenReloaded(ILogger logger, string path);
+
+    [LoggerMessage(EventId = 601, Level = LogLevel.Warning, Message = "Inbound token file {Path} could not be re-read ({Reason}); the token held so far stays in force")]
+    public static partial void InboundTokenUnreadable(ILogger logger, string path, string reason);
+
+    [LoggerMessage(EventId = 602, Level = LogLevel.Warning, Message = "Request body of {ContentLength} bytes on route {Route} exceeds the 1 MB Azure Monitor accepts ({Suppressed} similar requests not logged in the last interval); lower max_samples_per_send in Prometheus' remote_write queue_config")]
+    public static partial void BodyTooLargeForAzureMonitor(ILogger logger, long contentLength, string route, long suppressed);
+}
