@@ -87,7 +87,14 @@ internal sealed class ErrorResponder
         var status = StatusFor(error);
         if (status == 0)
         {
-            // The client is gone; there is nobody to answer.
+            // Usually the client is gone and there is nobody to answer. But a body the client
+            // could not deliver (a malformed chunk, say) also lands here while the client still
+            // waits: returning would let Kestrel answer 200 for a request never forwarded, which
+            // Prometheus counts as written. Resetting the connection makes it retry instead.
+            if (!context.Response.HasStarted)
+            {
+                context.Abort();
+            }
 
             return;
         }

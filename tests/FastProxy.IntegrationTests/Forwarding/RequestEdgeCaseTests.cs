@@ -66,4 +66,27 @@ public sealed class RequestEdgeCaseTests
         Assert.Contains("application/json", text, StringComparison.OrdinalIgnoreCase);
         Assert.Empty(upstream.Requests);
     }
+
+    [Fact]
+    public async Task MalformedChunkedBody_IsNeverAnswered200()
+    {
+        await using var upstream = await FakeUpstream.StartAsync();
+        await using var proxy = await InProcessProxy.StartAsync(upstream.BaseUrl);
+        upstream.AcceptToken(proxy.Token);
+
+        // "zz" is not a chunk size: the body cannot be delivered, so the forward failed and the
+        // client must see a failure (an error status or a reset), never a 200 it would count as written.
+        var request = $"POST /api/v1/write HTTP/1.1\r\nHost: 127.0.0.1:{proxy.Port}\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\nzz\r\n";
+        int? status;
+        try
+        {
+            status = (await RawHttp.ExchangeAsync(proxy.Port, request, Cancel)).Status;
+        }
+        catch (Exception ex) when (ex is System.Net.Sockets.SocketException or InvalidOperationException)
+        {
+            status = null; // reset or closed without a status line
+        }
+
+        Assert.True(status is null or >= 400, $"answered {status}");
+    }
 }
