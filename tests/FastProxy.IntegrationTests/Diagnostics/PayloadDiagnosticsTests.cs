@@ -1,10 +1,12 @@
 using System.Net;
 using System.Net.Http.Headers;
 using System.Text.Json;
+using FastProxy.Diagnostics;
 using FastProxy.IntegrationTests.Support;
 using FastProxy.Protocol;
 using Google.Protobuf;
 using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace FastProxy.IntegrationTests.Diagnostics;
 
@@ -72,20 +74,11 @@ public sealed class PayloadDiagnosticsTests
             Assert.Equal(HttpStatusCode.NoContent, response.StatusCode);
         }
 
-        // Decoding happens off the request path; poll the endpoint a bounded number of times.
-        JsonElement payloads = default;
-        for (var attempt = 0; attempt < 100; attempt++)
-        {
-            using var json = JsonDocument.Parse(await client.GetStringAsync(new Uri("/fastproxy/payloads", UriKind.Relative), Cancel));
-            payloads = json.RootElement.GetProperty("payloads").Clone();
-            if (payloads.GetArrayLength() == 3)
-            {
-                break;
-            }
-
-            await Task.Yield();
-        }
-
+        // Decoding happens off the request path: wait (bounded) until the tap has recorded them.
+        var tap = proxy.Server.Services.GetRequiredService<PayloadTap>();
+        Assert.True(SpinWait.SpinUntil(() => tap.Recent.Count == 3, TimeSpan.FromSeconds(20)), "the tap did not decode the sampled bodies");
+        using var json = JsonDocument.Parse(await client.GetStringAsync(new Uri("/fastproxy/payloads", UriKind.Relative), Cancel));
+        var payloads = json.RootElement.GetProperty("payloads");
         Assert.Equal(3, payloads.GetArrayLength());
         var newest = payloads[0];
         Assert.Equal(2000, newest.GetProperty("series").GetInt32());

@@ -2,6 +2,7 @@ using System.Text.Json;
 using System.Text.RegularExpressions;
 using FastProxy.IntegrationTests.Support;
 using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace FastProxy.IntegrationTests.Telemetry;
 
@@ -62,16 +63,8 @@ public sealed partial class DashboardTests
         }
 
         // The tap decodes off the request path: wait (bounded) until its summary is recorded.
-        for (var attempt = 0; attempt < 200; attempt++)
-        {
-            var payloads = await client.GetStringAsync(new Uri("/fastproxy/payloads", UriKind.Relative), Cancel);
-            if (payloads.Contains("\"series\"", StringComparison.Ordinal))
-            {
-                break;
-            }
-
-            await Task.Yield();
-        }
+        var tap = proxy.Server.Services.GetRequiredService<FastProxy.Diagnostics.PayloadTap>();
+        Assert.True(SpinWait.SpinUntil(() => tap.Recent.Any(r => r.Summary is not null), TimeSpan.FromSeconds(20)), "the tap did not decode the remote-write body");
 
         // An asterisk-form target is not forwarded (400) and counted as a proxy error.
         Assert.Equal(400, await RawHttp.SendAsync(proxy.Address.Port, "OPTIONS", "*", Cancel));
