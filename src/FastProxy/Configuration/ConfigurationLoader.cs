@@ -64,6 +64,8 @@ internal sealed class ConfigurationLoader
             OtelGrpcEndpoint = ReadOtelEndpoint(),
             Telemetry = Telemetry.TelemetryOptions.Read(Read, Error),
             Security = Listener.SecurityOptions.Read(Read, Error),
+            Upstream429As503 = ReadBool(Settings.Upstream429As503) ?? true,
+            UpstreamAuthErrorsAs503 = Read(Settings.UpstreamAuthErrorsAs503Seconds) is "0" ? TimeSpan.Zero : ReadSeconds(Settings.UpstreamAuthErrorsAs503Seconds, 1800),
             Diagnostics = new Diagnostics.DiagnosticsOptions
             {
                 SampleEvery = ReadInt(Settings.DiagnosticsSampleEvery, 0, 0, 1_000_000),

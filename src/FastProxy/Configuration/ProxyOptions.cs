@@ -166,6 +166,12 @@ internal sealed record ProxyOptions
     public Telemetry.TelemetryOptions Telemetry { get; init; } = new();
     public Diagnostics.DiagnosticsOptions Diagnostics { get; init; } = new();
     public Listener.SecurityOptions Security { get; init; } = new();
+
+    /// <summary>Relay the target's 429 as 503 (Prometheus drops 429 by default).</summary>
+    public bool Upstream429As503 { get; init; } = true;
+
+    /// <summary>How long after start-up the target's 401/403 are relayed as 503; zero: never.</summary>
+    public TimeSpan UpstreamAuthErrorsAs503 { get; init; } = TimeSpan.FromMinutes(30);
     public Microsoft.Extensions.Logging.LogLevel LogLevel { get; init; } = Microsoft.Extensions.Logging.LogLevel.Information;
     public LogFormat LogFormat { get; init; } = Console.IsOutputRedirected ? LogFormat.Json : LogFormat.Text;
 
@@ -199,5 +205,7 @@ internal sealed record ProxyOptions
                      $"max {MaxConnectionsPerServer} connections per server, connection lifetime {PooledConnectionLifetime.TotalSeconds}s";
         yield return $"shutdown drain timeout {DrainTimeout.TotalSeconds}s";
         yield return Security.Describe();
+        yield return $"data safety: target 429 relayed as {(Upstream429As503 ? "503" : "429")}; target 401/403 relayed as " +
+                     (UpstreamAuthErrorsAs503 > TimeSpan.Zero ? $"503 for the first {UpstreamAuthErrorsAs503.TotalSeconds:0} s after start-up" : "they are");
     }
 }

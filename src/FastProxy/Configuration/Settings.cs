@@ -167,6 +167,15 @@ internal static class Settings
     public static readonly Setting MaxConcurrentConnections = new("max-concurrent-connections", ["MAX_CONCURRENT_CONNECTIONS"],
         "Most client connections open at once, all ports together (default 1024; 0 = unlimited). Further connections are closed at once.");
 
+    // Data safety (issue 7): answers of the target that would make Prometheus drop a batch.
+    public static readonly Setting Upstream429As503 = new("upstream-429-as-503", ["UPSTREAM_429_AS_503"],
+        "true (default) | false: relay the target's 429 as 503, keeping Retry-After. Prometheus drops a batch answered 429 unless retry_on_http_429 is set, and retries 503.");
+
+    public static readonly Setting UpstreamAuthErrorsAs503Seconds = new("upstream-auth-errors-as-503-seconds", ["UPSTREAM_AUTH_ERRORS_AS_503_SECONDS"],
+        "Seconds after start-up during which the target's 401 and 403 are relayed as 503, because Azure role assignments take up to ~30 minutes to apply (default 1800; 0 turns it off).");
+
+    public static readonly IReadOnlyList<Setting> DataSafety = [Upstream429As503, UpstreamAuthErrorsAs503Seconds];
+
     public static readonly IReadOnlyList<Setting> Security =
     [
         InboundTokenFile, AllowedSourceCidrs, MaxRequestBodyBytes, MaxRequestHeadersBytes, MaxRequestHeaderCount,
@@ -204,6 +213,7 @@ internal static class Settings
         .. Telemetry,
         .. Diagnostics,
         .. Security,
+        .. DataSafety,
     ];
 
     /// <summary>

@@ -45,6 +45,7 @@ internal sealed class HttpForwarder
     private readonly PayloadTap? _tap;
     private readonly bool _translateV2;
     private readonly int _maxTranslatedBytes;
+    private readonly UpstreamStatusPolicy _statusPolicy;
 
     public HttpForwarder(HttpMessageInvoker upstream, ErrorResponder errors, ProxyOptions options, TimeProvider time,
         ForwardingTelemetry? telemetry = null, PayloadTap? tap = null)
@@ -52,6 +53,7 @@ internal sealed class HttpForwarder
         _tap = tap is { Enabled: true } ? tap : null;
         _translateV2 = options.Diagnostics.TranslateV2ToV1;
         _maxTranslatedBytes = options.Diagnostics.MaxDecompressedBytes;
+        _statusPolicy = new UpstreamStatusPolicy(options, time);
         _upstream = upstream;
         _errors = errors;
         _time = time;
@@ -148,9 +150,11 @@ internal sealed class HttpForwarder
             using (response)
             {
                 // 6. Status and headers as the target sent them; nothing non-standard is added.
-                //    An error status (>= 400) starts a 1 KiB excerpt of the body for the log.
-                context.Response.StatusCode = (int)response.StatusCode;
-                _telemetry.Responded(ref measure, context.Response.StatusCode, token.AuthorizationHeaderValue);
+                //    The only exceptions are the explicit data-safety translations (429, and
+                //    401/403 early after start-up, become 503). An error status (>= 400) starts a
+                //    1 KiB excerpt of the body for the log.
+                context.Response.StatusCode = _statusPolicy.StatusFor((int)response.StatusCode);
+                _telemetry.Responded(ref measure, (int)response.StatusCode, token.AuthorizationHeaderValue);
                 CopyResponseHeaders(response, context.Response);
                 if (request.Content is TranslatedContent { Written: var written } && response.IsSuccessStatusCode)
                 {

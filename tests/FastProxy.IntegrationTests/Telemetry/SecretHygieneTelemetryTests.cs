@@ -61,6 +61,8 @@ public sealed class SecretHygieneTelemetryTests
             ["AAD_CLIENT_ID"] = "abcd1234-1243-abcd-9876-1234abcd5678",
             ["AAD_TENANT_ID"] = "00000000-0000-0000-0000-000000000001",
             ["AAD_CLIENT_CERTIFICATE_PATH"] = "/nonexistent/cert.pfx",
+            // The target's 401 is relayed as it is (no start-up window) so its body is logged.
+            ["UPSTREAM_AUTH_ERRORS_AS_503_SECONDS"] = "0",
             [variable] = value,
         };
         if (variable == "AAD_CLIENT_SECRET")
