@@ -425,15 +425,18 @@ internal sealed class ConfigurationLoader
     private bool? ReadBool(Setting setting)
     {
         var raw = Read(setting);
-        switch (raw?.ToLowerInvariant())
+        if (raw is null)
         {
-            case null: return null;
-            case "true" or "1" or "yes" or "on": return true;
-            case "false" or "0" or "no" or "off": return false;
-            default:
-                Error(setting, $"'{raw}' is not true or false");
-                return null;
+            return null;
         }
+
+        if (SettingValues.TryParseBool(raw, out var value))
+        {
+            return value;
+        }
+
+        Error(setting, $"'{raw}' is not true or false");
+        return null;
     }
 
     private List<RouteDefinition> ReadRoutes(AzureCloud cloud, IdentityOptions? identity)
@@ -523,12 +526,9 @@ internal sealed class ConfigurationLoader
         // The file is read even after a conflict above, so that all its problems show at once.
 
         var authorityHost = Read(Settings.AuthorityHost) is null ? cloud.AuthorityHost : identity?.AuthorityHost;
-        var discovery = Read(Settings.DisableInstanceDiscovery)?.ToLowerInvariant() switch
-        {
-            "true" or "1" or "yes" or "on" => true,
-            "false" or "0" or "no" or "off" => false,
-            _ => authorityHost is not null && !AzureCloud.IsWellKnownAuthorityHost(authorityHost),
-        };
+        var discovery = Read(Settings.DisableInstanceDiscovery) is { } raw && SettingValues.TryParseBool(raw, out var disable)
+            ? disable
+            : authorityHost is not null && !AzureCloud.IsWellKnownAuthorityHost(authorityHost);
         var context = new RoutesFileContext(cloud, authorityHost, discovery, Read(Settings.TenantId), Read(Settings.FederatedTokenFile));
         return RoutesFile.Read(path, context, problem => Error(Settings.RoutesFile, problem));
     }

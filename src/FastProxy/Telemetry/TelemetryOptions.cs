@@ -33,11 +33,13 @@ internal sealed record TelemetryOptions
         var options = new TelemetryOptions();
         if (read(Settings.MetricsEnabled) is { } enabled)
         {
-            switch (enabled.ToLowerInvariant())
+            if (!SettingValues.TryParseBool(enabled, out var metricsEnabled))
             {
-                case "true" or "1" or "yes" or "on": break;
-                case "false" or "0" or "no" or "off": options = options with { MetricsEnabled = false }; break;
-                default: error(Settings.MetricsEnabled, $"'{enabled}' is not true or false"); break;
+                error(Settings.MetricsEnabled, $"'{enabled}' is not true or false");
+            }
+            else if (!metricsEnabled)
+            {
+                options = options with { MetricsEnabled = false };
             }
         }
 
