@@ -241,26 +241,7 @@ public sealed class DecodeCommandTests : IDisposable
         return path;
     }
 
-    /// <summary>
-    /// A real body from the repository's testdata/. Searched above the test output and above this
-    /// source file, since builds with --artifacts-path put the output outside the repository.
-    /// </summary>
-    private static string Fixture(string name, [CallerFilePath] string sourceFile = "")
-    {
-        foreach (var start in new[] { AppContext.BaseDirectory, Path.GetDirectoryName(sourceFile), Directory.GetCurrentDirectory() })
-        {
-            for (var directory = string.IsNullOrEmpty(start) ? null : new DirectoryInfo(start); directory is not null; directory = directory.Parent)
-            {
-                var candidate = Path.Combine(directory.FullName, "testdata", "remote-write", "prometheus-2.42", name);
-                if (File.Exists(candidate))
-                {
-                    return candidate;
-                }
-            }
-        }
-
-        throw new FileNotFoundException("fixture not found above the test output, this source file or the working directory", name);
-    }
+    private static string Fixture(string name) => Support.Repository.FixturePath(name);
 
     private static Protocol.V1.Label Label(string name, string value) => new() { Name = name, Value = value };
 

@@ -1,26 +1,11 @@
 using FastProxy.Configuration;
+using FastProxy.Tests.Support;
 
 namespace FastProxy.Tests.Cli;
 
 public sealed class DocumentationTests
 {
-    private static string RepositoryFile(string name, [System.Runtime.CompilerServices.CallerFilePath] string thisFile = "")
-    {
-        // From the test output when it lies inside the repository, else from this source file
-        // (builds with --artifacts-path put the output elsewhere).
-        foreach (var start in new[] { AppContext.BaseDirectory, Path.GetDirectoryName(thisFile)! })
-        {
-            for (var directory = new DirectoryInfo(start); directory is not null; directory = directory.Parent)
-            {
-                if (File.Exists(Path.Combine(directory.FullName, "FastProxy.sln")))
-                {
-                    return File.ReadAllText(Path.Combine(directory.FullName, name));
-                }
-            }
-        }
-
-        throw new InvalidOperationException("repository root not found");
-    }
+    private static string RepositoryFile(string name) => Repository.ReadText(name);
 
     [Fact]
     public void Readme_DocumentsEveryEnvironmentVariableAndFlag()

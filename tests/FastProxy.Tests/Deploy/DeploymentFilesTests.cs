@@ -33,7 +33,7 @@ public sealed class DeploymentFilesTests
         "aadTokenRefreshIntervalInPercentage", "audience", "listeningPort", "otelServiceName", "otelGrpcEndpoint",
     ];
 
-    private static readonly string RepoRoot = FindRepoRoot();
+    private static readonly string RepoRoot = Support.Repository.Root;
     private static readonly string ChartDirectory = Path.Combine(RepoRoot, "deploy", "helm", "fastproxy");
     private static readonly string ManifestsDirectory = Path.Combine(RepoRoot, "deploy", "manifests");
     private static readonly ConcurrentDictionary<string, Lazy<string>> RenderedCases = new(StringComparer.Ordinal);
@@ -497,25 +497,5 @@ public sealed class DeploymentFilesTests
         }
 
         return null;
-    }
-
-    /// <summary>
-    /// The folder holding FastProxy.sln: above the test binaries (an in-tree build), else above the
-    /// working directory or this source file (builds with --artifacts-path outside the tree).
-    /// </summary>
-    private static string FindRepoRoot([CallerFilePath] string sourceFile = "")
-    {
-        foreach (var start in (string?[])[AppContext.BaseDirectory, Directory.GetCurrentDirectory(), Path.GetDirectoryName(sourceFile)])
-        {
-            for (var directory = string.IsNullOrEmpty(start) ? null : new DirectoryInfo(start); directory is not null; directory = directory.Parent)
-            {
-                if (File.Exists(Path.Combine(directory.FullName, "FastProxy.sln")))
-                {
-                    return directory.FullName;
-                }
-            }
-        }
-
-        throw new InvalidOperationException($"FastProxy.sln not found above {AppContext.BaseDirectory}, the working directory or {sourceFile}");
     }
 }
