@@ -23,6 +23,10 @@ public sealed class ZeroLossTests
     private static readonly TimeSpan TokenLifetime = TimeSpan.FromSeconds(10);
     private static readonly TimeSpan MinimumOutage = TimeSpan.FromSeconds(3);
     private static readonly TimeSpan StepTimeout = TimeSpan.FromSeconds(20);
+
+    // FastProxy's refresh backoff doubles up to 30 s; after a few failed fetches the next attempt
+    // may be that far away.
+    private static readonly TimeSpan TokenRecoveryTimeout = TimeSpan.FromSeconds(45);
     private static readonly TimeSpan CatchUpTimeout = TimeSpan.FromSeconds(30);
     private static readonly TimeSpan ArrivalTimeout = TimeSpan.FromSeconds(15);
 
@@ -131,7 +135,7 @@ public sealed class ZeroLossTests
                 imds.Answer = ImdsAnswer.Token;
                 Note("identity endpoint issues tokens again");
                 // FastProxy recovers by itself: a new token is fetched after the flapping.
-                await imds.WaitForIssuedAsync(issuedBefore + 1, StepTimeout);
+                await imds.WaitForIssuedAsync(issuedBefore + 1, TokenRecoveryTimeout);
                 Note($"new token after the flapping ({imds.IssuedCount} issued)");
             }
 
@@ -139,7 +143,7 @@ public sealed class ZeroLossTests
 
             // A little steady traffic after the last fault, then the cut-off: everything stored up to
             // T must arrive; what is scraped after T may still be in flight and is not counted.
-            await receiver.WaitForTokensAsync(3, StepTimeout);
+            await receiver.WaitForTokensAsync(3, TokenRecoveryTimeout);
             await receiver.WaitForWritesAsync(receiver.AcceptedWrites + 2, StepTimeout);
             var cutOff = DateTimeOffset.UtcNow;
             Note("cut-off T");
