@@ -24,6 +24,7 @@ internal sealed class AccountingReceiver : IAsyncDisposable
     private RestartableHost _host = null!;
     private long _acceptedWrites;
     private long _decodedSamples;
+    private TaskCompletionSource? _holdNext;
 
     private AccountingReceiver(FlappingImds identity) => _identity = identity;
 
@@ -86,6 +87,18 @@ internal sealed class AccountingReceiver : IAsyncDisposable
         return Missing(expected);
     }
 
+    /// <summary>
+    /// Makes the next authorised write stall before its body is read, never answered until the
+    /// connection dies; the task completes once such a write is being held. Killing the host then
+    /// cuts a request off mid-way, deterministically.
+    /// </summary>
+    public Task HoldNextWriteAsync()
+    {
+        var held = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        Volatile.Write(ref _holdNext, held);
+        return held.Task;
+    }
+
     public Task WaitForTokensAsync(int count, TimeSpan timeout) =>
         _changed.WaitUntilAsync(() => DistinctTokensSeen >= count, timeout, $"{count} distinct token(s) at the receiver (saw {DistinctTokensSeen})");
 
@@ -118,6 +131,21 @@ internal sealed class AccountingReceiver : IAsyncDisposable
         if (context.Request.Headers.ContentEncoding != "snappy" || context.Request.Headers["X-Prometheus-Remote-Write-Version"] != "0.1.0")
         {
             _problems.Enqueue($"headers lost: Content-Encoding={context.Request.Headers.ContentEncoding}, version={context.Request.Headers["X-Prometheus-Remote-Write-Version"]}");
+        }
+
+        if (Interlocked.Exchange(ref _holdNext, null) is { } held)
+        {
+            held.TrySetResult();
+            try
+            {
+                await Task.Delay(Timeout.Infinite, context.RequestAborted);
+            }
+            catch (OperationCanceledException)
+            {
+                // Aborted by the kill: nothing of this write was accepted.
+            }
+
+            return;
         }
 
         byte[] body;

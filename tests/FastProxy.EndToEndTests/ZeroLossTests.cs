@@ -8,10 +8,11 @@ namespace FastProxy.EndToEndTests;
 /// <summary>
 /// The accounting test: real Prometheus 2.42 scrapes itself and a few hundred synthetic series
 /// every second and remote-writes through FastProxy (a child process with the real
-/// ManagedIdentityCredential) while the receiver is killed and restarted twice and the identity
-/// endpoint goes down, answers 500, then 429 — with tokens so short-lived that FastProxy must
-/// refresh during the test. Afterwards every (series, timestamp) Prometheus' own storage holds up
-/// to the cut-off must be in the receiver: zero loss.
+/// ManagedIdentityCredential) while the receiver is killed and restarted twice (the second time
+/// with a write in flight) and the identity endpoint goes down, answers 500, then 429 — with
+/// tokens so short-lived that FastProxy must refresh during the test. Afterwards every
+/// (series, timestamp) Prometheus' own storage holds up to the cut-off must be in the receiver:
+/// zero loss.
 /// </summary>
 public sealed class ZeroLossTests
 {
@@ -102,6 +103,13 @@ public sealed class ZeroLossTests
                 {
                     await receiver.WaitForWritesAsync(receiver.AcceptedWrites + 2, StepTimeout);
                     var retriedBefore = await PrometheusMetricAsync(RemoteStorage + "samples_retried_total");
+                    if (outage == 2)
+                    {
+                        // The second kill lands on a write in flight: FastProxy must not answer it 2xx.
+                        await receiver.HoldNextWriteAsync().WaitAsync(StepTimeout);
+                        Note("a write is held unanswered at the receiver");
+                    }
+
                     await receiver.Host.KillAsync();
                     var killedAt = DateTime.UtcNow;
                     Note($"receiver killed (outage {outage})");
