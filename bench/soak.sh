@@ -27,6 +27,7 @@
 #   ARTIFACTS=/tmp/art-bench   dotnet --artifacts-path for the publish
 #   WORK=/tmp/fastproxy-soak   scratch directory (h2load output, logs)
 #   OUT=                 also write the report (markdown) to this file
+#   SINK_PORT=19380 FP_PORT=19390 FP_H2C=19391   loopback ports (must be free)
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -44,10 +45,10 @@ ARTIFACTS=${ARTIFACTS:-/tmp/art-bench}
 WORK=${WORK:-/tmp/fastproxy-soak}
 OUT=${OUT:-}
 
-# Ports apart from bench/load/run.sh's, so the two can never collide.
-SINK_PORT=19080
-FP_PORT=19100
-FP_H2C=19101
+# Apart from bench/load/run.sh's ports; checked free before anything starts.
+SINK_PORT=${SINK_PORT:-19380}
+FP_PORT=${FP_PORT:-19390}
+FP_H2C=${FP_H2C:-19391}
 BODY=$ROOT/testdata/remote-write/prometheus-2.42/batch-12826.snappy
 
 log() { printf '[%(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
@@ -73,6 +74,12 @@ if ((${#need[@]})); then
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
 fi
 
+for port in $SINK_PORT $FP_PORT $FP_H2C; do
+  if ss -tanlH "sport = :$port" | grep -q .; then
+    echo "port $port is taken (set SINK_PORT, FP_PORT, FP_H2C to free ones)" >&2; exit 2
+  fi
+done
+
 rm -rf "$WORK"; mkdir -p "$WORK/h2load"
 cc -O2 -o "$WORK/sink" "$ROOT/bench/load/sink.c"
 
@@ -91,12 +98,12 @@ wait_http() { # url: bounded (10 s)
   log "timeout waiting for $1"; return 1
 }
 
-"$WORK/sink" $SINK_PORT 2>"$WORK/sink.log" & PIDS+=($!)
+"$WORK/sink" "$SINK_PORT" 2>"$WORK/sink.log" & PIDS+=($!)
 wait_http "http://127.0.0.1:$SINK_PORT/big?bytes=1"
 
 # The sink also plays IMDS, so the real ManagedIdentityCredential runs (its token lasts an hour).
-env AZURE_POD_IDENTITY_AUTHORITY_HOST=http://127.0.0.1:$SINK_PORT IDENTITY_TYPE=systemassigned \
-  TARGET_HOST=http://127.0.0.1:$SINK_PORT LISTENING_PORT=$FP_PORT H2C_PORT=$FP_H2C LISTEN_ADDRESS=127.0.0.1 \
+env AZURE_POD_IDENTITY_AUTHORITY_HOST="http://127.0.0.1:$SINK_PORT" IDENTITY_TYPE=systemassigned \
+  TARGET_HOST="http://127.0.0.1:$SINK_PORT" LISTENING_PORT="$FP_PORT" H2C_PORT="$FP_H2C" LISTEN_ADDRESS=127.0.0.1 \
   LOG_LEVEL=Warning "$FASTPROXY_BIN" > "$WORK/fastproxy.log" 2>&1 &
 FP_PID=$!; PIDS+=("$FP_PID")
 wait_http "http://127.0.0.1:$FP_PORT/ready"
