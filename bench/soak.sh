@@ -139,8 +139,9 @@ sleep "$WARMUP_SECONDS"
 SAMPLES=$WORK/samples.tsv
 start=$(date +%s); hz=$(getconf CLK_TCK)
 last_ticks=$(cpu_ticks "$FP_PID"); last_t=$(date +%s%N)
-while (( $(date +%s) < END )); do
+while (( $(date +%s) + SAMPLE_SECONDS < END )); do
   sleep "$SAMPLE_SECONDS"
+  # Only samples taken under load: one after the last h2load run would show its connections gone.
   kill -0 "$FP_PID" 2>/dev/null || { log "FastProxy exited"; cat "$WORK/fastproxy.log" >&2; exit 1; }
   ticks=$(cpu_ticks "$FP_PID"); t=$(date +%s%N)
   cpu=$(( (ticks - last_ticks) * 100 * 1000000000 / hz / (t - last_t) ))

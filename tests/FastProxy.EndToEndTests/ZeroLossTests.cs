@@ -127,6 +127,7 @@ public sealed class ZeroLossTests
             {
                 await imds.Host.KillAsync();
                 Note("identity endpoint down");
+                // Nothing arrives at a closed port to wait for: the outage's length is the point.
                 await Task.Delay(MinimumOutage);
                 imds.Answer = ImdsAnswer.ServerError;
                 await imds.Host.StartAsync();
