@@ -13,7 +13,7 @@ public sealed class PrometheusRemoteWriteTests
     private const int RequiredSends = 3;
     private static readonly TimeSpan DeliveryTimeout = TimeSpan.FromSeconds(60);
 
-    private static string PrometheusBinaryOrSkip()
+    internal static string PrometheusBinaryOrSkip()
     {
         if (PrometheusServer.FindBinary() is { } binary)
         {
@@ -137,5 +137,13 @@ public sealed class PrometheusRemoteWriteTests
         Assert.Equal(new RemoteWriteCounts(2000, 2000, 0), RemoteWriteCounter.Count(File.ReadAllBytes(Path.Combine(folder, "batch-48495.snappy"))));
         Assert.Equal(new RemoteWriteCounts(500, 500, 0), RemoteWriteCounter.Count(File.ReadAllBytes(Path.Combine(folder, "batch-12826.snappy"))));
         Assert.Equal(new RemoteWriteCounts(0, 0, 202), RemoteWriteCounter.Count(File.ReadAllBytes(Path.Combine(folder, "batch-9402.snappy"))));
+
+        // The accounting test's view of the same body: one (series, timestamp) per sample, each with a
+        // metric name and a plausible millisecond timestamp (Prometheus 2.42 sends one sample per series).
+        var samples = RemoteWriteCounter.Samples(File.ReadAllBytes(Path.Combine(folder, "batch-12826.snappy")));
+        Assert.Equal(500, samples.Count);
+        Assert.Equal(500, samples.Distinct().Count());
+        Assert.All(samples, s => Assert.Contains("__name__=\"", s.Series, StringComparison.Ordinal));
+        Assert.All(samples, s => Assert.InRange(s.TimestampMs, new DateTimeOffset(2020, 1, 1, 0, 0, 0, TimeSpan.Zero).ToUnixTimeMilliseconds(), DateTimeOffset.UtcNow.ToUnixTimeMilliseconds()));
     }
 }

@@ -1,14 +1,15 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Text;
+using System.Text.Json;
 using FastProxy.IntegrationTests.Support;
 
 namespace FastProxy.EndToEndTests;
 
 /// <summary>
 /// The real Prometheus binary as a child process: its own storage directory and loopback port,
-/// a generated configuration that scrapes Prometheus itself every second and remote-writes to
-/// the given URL. Killed and cleaned up on disposal.
+/// a generated configuration that scrapes Prometheus itself (and any extra targets) every second
+/// and remote-writes to the given URL. Killed and cleaned up on disposal.
 /// </summary>
 internal sealed class PrometheusServer : IAsyncDisposable
 {
@@ -55,11 +56,20 @@ internal sealed class PrometheusServer : IAsyncDisposable
             .FirstOrDefault(File.Exists);
     }
 
-    public static PrometheusServer Start(string binary, string remoteWriteUrl)
+    /// <param name="extraTargets">host:port of further targets, scraped as job "extra" at /metrics.</param>
+    public static PrometheusServer Start(string binary, string remoteWriteUrl, IReadOnlyList<string>? extraTargets = null)
     {
         var directory = Directory.CreateTempSubdirectory("fastproxy-e2e-prometheus-");
         var port = FreePort.Get();
         var config = Path.Combine(directory.FullName, "prometheus.yml");
+        var extraJob = extraTargets is { Count: > 0 }
+            ? $"""
+
+                  - job_name: extra
+                    static_configs:
+                      - targets: [{string.Join(", ", extraTargets.Select(t => $"'{t}'"))}]
+                """
+            : "";
         File.WriteAllText(config, string.Create(CultureInfo.InvariantCulture, $"""
             global:
               scrape_interval: 1s
@@ -67,7 +77,7 @@ internal sealed class PrometheusServer : IAsyncDisposable
             scrape_configs:
               - job_name: prometheus
                 static_configs:
-                  - targets: ['127.0.0.1:{port}']
+                  - targets: ['127.0.0.1:{port}']{extraJob}
             remote_write:
               - url: {remoteWriteUrl}
                 queue_config:
@@ -142,6 +152,44 @@ internal sealed class PrometheusServer : IAsyncDisposable
         }
 
         return metrics;
+    }
+
+    /// <summary>
+    /// Every raw sample Prometheus' own storage holds in (<paramref name="at"/> − <paramref name="window"/>,
+    /// <paramref name="at"/>], as (series key, timestamp in ms): an instant query of the range selector
+    /// <c>{__name__=~".+"}[window]</c>, which returns the stored samples unaltered (staleness markers aside).
+    /// </summary>
+    public async Task<List<(string Series, long TimestampMs)>> QuerySamplesAsync(HttpClient client, DateTimeOffset at, TimeSpan window)
+    {
+        var selector = Uri.EscapeDataString(string.Create(CultureInfo.InvariantCulture, $"{{__name__=~\".+\"}}[{(long)Math.Ceiling(window.TotalSeconds)}s]"));
+        var time = (at.ToUnixTimeMilliseconds() / 1000m).ToString(CultureInfo.InvariantCulture);
+        using var response = await client.GetAsync(new Uri(Address, $"/api/v1/query?query={selector}&time={time}"));
+        var text = await response.Content.ReadAsStringAsync();
+        if (!response.IsSuccessStatusCode)
+        {
+            throw new InvalidOperationException($"Prometheus' query API answered {(int)response.StatusCode}: {text[..Math.Min(text.Length, 500)]}");
+        }
+
+        using var json = JsonDocument.Parse(text);
+        var data = json.RootElement.GetProperty("data");
+        if (data.GetProperty("resultType").GetString() != "matrix")
+        {
+            throw new InvalidOperationException($"expected a matrix from Prometheus' query API, got {data.GetProperty("resultType")}");
+        }
+
+        var samples = new List<(string, long)>();
+        foreach (var series in data.GetProperty("result").EnumerateArray())
+        {
+            var key = RemoteWriteCounter.SeriesKey(series.GetProperty("metric").EnumerateObject()
+                .Select(label => new KeyValuePair<string, string>(label.Name, label.Value.GetString() ?? "")));
+            foreach (var point in series.GetProperty("values").EnumerateArray())
+            {
+                // [seconds with millisecond decimals, "value"]: decimal keeps the milliseconds exact.
+                samples.Add((key, (long)(point[0].GetDecimal() * 1000m)));
+            }
+        }
+
+        return samples;
     }
 
     public async ValueTask DisposeAsync()
