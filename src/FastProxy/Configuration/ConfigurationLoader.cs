@@ -65,7 +65,7 @@ internal sealed class ConfigurationLoader
             Telemetry = Telemetry.TelemetryOptions.Read(Read, Error),
             Security = Listener.SecurityOptions.Read(Read, Error),
             Upstream429As503 = ReadBool(Settings.Upstream429As503) ?? true,
-            UpstreamAuthErrorsAs503 = Read(Settings.UpstreamAuthErrorsAs503Seconds) is "0" ? TimeSpan.Zero : ReadSeconds(Settings.UpstreamAuthErrorsAs503Seconds, 1800),
+            UpstreamAuthErrorsAs503 = ReadSecondsOrOff(Settings.UpstreamAuthErrorsAs503Seconds, 1800),
             Diagnostics = new Diagnostics.DiagnosticsOptions
             {
                 SampleEvery = ReadInt(Settings.DiagnosticsSampleEvery, 0, 0, 1_000_000),
@@ -609,6 +609,25 @@ internal sealed class ConfigurationLoader
         return TimeSpan.FromSeconds(seconds);
     }
 
+    /// <summary>Like <see cref="ReadSeconds"/>, with 0 meaning off; the message says so.</summary>
+    private TimeSpan ReadSecondsOrOff(Setting setting, double defaultSeconds)
+    {
+        var raw = Read(setting);
+        if (raw is null)
+        {
+            return TimeSpan.FromSeconds(defaultSeconds);
+        }
+
+        if (!double.TryParse(raw, NumberStyles.Float, CultureInfo.InvariantCulture, out var seconds) ||
+            !double.IsFinite(seconds) || seconds < 0 || seconds > 86_400)
+        {
+            Error(setting, $"'{raw}' is not a number of seconds from 0 (off) to 86400");
+            return TimeSpan.FromSeconds(defaultSeconds);
+        }
+
+        return TimeSpan.FromSeconds(seconds);
+    }
+
     private List<KeyValuePair<string, string>> ReadOverrideHeaders()
     {
         var raw = Read(Settings.OverrideRequestHeaders);
@@ -625,8 +644,8 @@ internal sealed class ConfigurationLoader
         }
         catch (JsonException ex)
         {
-            // The value may hold keys, so the message quotes the parser's position, not the text.
-            Error(Settings.OverrideRequestHeaders, $"is not valid JSON ({ex.Message}); use an object such as {{\"x-header\":\"value\"}}");
+            // The value may hold keys, so the message gives the parser's position, not the text.
+            Error(Settings.OverrideRequestHeaders, $"is not valid JSON at {SettingValues.DescribeJsonError(ex)}; use an object such as {{\"x-header\":\"value\"}}");
             return headers;
         }
 

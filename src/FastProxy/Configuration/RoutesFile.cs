@@ -39,7 +39,9 @@ internal static class RoutesFile
             var info = new FileInfo(path);
             if (!info.Exists)
             {
-                error(Directory.Exists(path) ? $"'{path}' is a directory; give the routes file's path" : $"file '{path}' does not exist");
+                error(Directory.Exists(path)
+                    ? $"'{path}' is a directory; give the routes file's path"
+                    : $"file '{path}' does not exist; check the path and that the volume holding it (ConfigMap) is mounted");
                 return [];
             }
 
@@ -51,9 +53,15 @@ internal static class RoutesFile
 
             bytes = File.ReadAllBytes(path);
         }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or System.Security.SecurityException)
+        // Own words: the shipped build carries no framework message texts.
+        catch (Exception ex) when (ex is UnauthorizedAccessException or System.Security.SecurityException)
         {
-            error($"file '{path}' cannot be read: {ex.Message}");
+            error($"file '{path}' cannot be read by this user; check the file's mode and the pod's fsGroup");
+            return [];
+        }
+        catch (IOException)
+        {
+            error($"file '{path}' cannot be read; check that it is a regular file on a mounted volume");
             return [];
         }
 
@@ -70,21 +78,7 @@ internal static class RoutesFile
         }
         catch (JsonException ex)
         {
-            var message = ex.Message;
-            var cut = message.IndexOf(" LineNumber:", StringComparison.Ordinal);
-            if (cut > 0)
-            {
-                message = message[..cut];
-            }
-
-            // Native AOT strips the resource strings: the message is then "ExpectedStartOfPropertyNotFound, ,".
-            var key = message.Split(',')[0].Trim();
-            if (key.Length > 0 && key.All(char.IsAsciiLetter))
-            {
-                message = string.Concat(key.Select((c, i) => i > 0 && char.IsAsciiLetterUpper(c) ? " " + char.ToLowerInvariant(c) : c.ToString()));
-            }
-
-            error($"'{origin}' is not valid JSON at line {(ex.LineNumber ?? 0) + 1}, position {(ex.BytePositionInLine ?? 0) + 1}: {message.TrimEnd('.')}");
+            error($"'{origin}' is not valid JSON at {SettingValues.DescribeJsonError(ex)}");
             return [];
         }
 

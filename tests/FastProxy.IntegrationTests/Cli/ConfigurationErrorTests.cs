@@ -81,4 +81,40 @@ public sealed class ConfigurationErrorTests
         Assert.Contains("--no-such-flag", proxy.Stderr, StringComparison.Ordinal);
         AssertNoStackTrace(proxy);
     }
+
+    [Fact]
+    public async Task InvalidJson_IsDescribedInWords_InTheShippedConfiguration()
+    {
+        // The child runs with the shipped runtimeconfig (UseSystemResourceKeys): the JSON parser's
+        // messages are resource keys there, which must not reach the operator as they are.
+        var routesFile = Path.Combine(Path.GetTempPath(), $"fastproxy-routes-{Guid.NewGuid():N}.json");
+        await File.WriteAllTextAsync(routesFile, "{\"routes\": [ {\"target\" \"http://127.0.0.1:9\"} ]}", TestContext.Current.CancellationToken);
+        try
+        {
+            await using var proxy = ProxyProcess.Start(new Dictionary<string, string?>
+            {
+                ["TARGET_HOST"] = null,
+                ["ROUTES_FILE"] = routesFile,
+                ["IDENTITY_TYPE"] = "systemassigned",
+                ["OVERRIDE_REQUEST_HEADERS"] = "{\"x-a\" \"b\"}",
+            });
+
+            var exitCode = await proxy.WaitForExitAsync(ExitTimeout);
+
+            Assert.True(exitCode == 2, $"exit code {exitCode}\n{proxy.Describe()}");
+            var problems = ProblemLines(proxy);
+            Assert.Equal(2, problems.Count);
+            var routes = Assert.Single(problems, l => l.Contains("ROUTES_FILE", StringComparison.Ordinal));
+            var headers = Assert.Single(problems, l => l.Contains("OVERRIDE_REQUEST_HEADERS", StringComparison.Ordinal));
+            Assert.Contains("is not valid JSON at line 1, position", routes, StringComparison.Ordinal);
+            Assert.True(headers.Contains("is not valid JSON at line 1, position 8: expected separator after property name not found", StringComparison.Ordinal), headers);
+            Assert.Contains("use an object such as", headers, StringComparison.Ordinal);
+            Assert.DoesNotContain(problems, l => System.Text.RegularExpressions.Regex.IsMatch(l, @"\b[A-Z][a-z]+(?:[A-Z][a-z]+){2,}\b"));
+            AssertNoStackTrace(proxy);
+        }
+        finally
+        {
+            File.Delete(routesFile);
+        }
+    }
 }
