@@ -41,14 +41,16 @@ missing=()
 for package in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q 'install ok installed' || missing+=("$package")
 done
+mkdir -p "$out"
 if ((${#missing[@]})); then
   say "installing ${missing[*]}"
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  # Quiet unless it fails (apt and debconf chatter goes to the log).
+  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+      --no-install-recommends "${missing[@]}"; } > "$out/apt-install.log" 2>&1 ||
+    { cat "$out/apt-install.log" >&2; fail "could not install ${missing[*]}"; }
 fi
 
 say "${publish[*]}"
-mkdir -p "$out"
 log="$out/publish.log"
 # Own artifacts path: the solution's bin/obj (used by CI's x64 steps) stay untouched.
 "${publish[@]}" --artifacts-path "$out/build" 2>&1 | tee "$log"
