@@ -258,6 +258,12 @@ internal sealed class ListenerTls
             var context = SslStreamCertificateContext.Create(leaf, intermediates, offline: true, trust);
             return new Material(context, leaf, clientCas);
         }
+        catch (CryptographicException ex)
+        {
+            var problem = $"certificate {Describe(leaf)} in {options.CertificateFile} cannot be used for TLS ({ex.GetType().Name})";
+            leaf.Dispose();
+            throw new TlsMaterialException(Settings.TlsCertFile, problem, ex);
+        }
         catch
         {
             leaf.Dispose();

@@ -8,20 +8,46 @@ using FastProxy.IntegrationTests.Identity;
 namespace FastProxy.IntegrationTests.Listener;
 
 /// <summary>
+/// Two test CAs shared by the tests of a class (RSA roots are slow to make): the one FastProxy's
+/// clients and TLS_CLIENT_CA_FILE trust, and another one nobody trusts.
+/// </summary>
+public sealed class ListenerTlsAuthorities : IDisposable
+{
+    private readonly string _directory = Directory.CreateTempSubdirectory("fastproxy-tls-ca-").FullName;
+
+    public ListenerTlsAuthorities()
+    {
+        Authority = TestCertificateAuthority.Create(Directory.CreateDirectory(Path.Combine(_directory, "ca")).FullName);
+        OtherAuthority = TestCertificateAuthority.Create(Directory.CreateDirectory(Path.Combine(_directory, "other-ca")).FullName);
+    }
+
+    internal TestCertificateAuthority Authority { get; }
+
+    internal TestCertificateAuthority OtherAuthority { get; }
+
+    public void Dispose()
+    {
+        Authority.Dispose();
+        OtherAuthority.Dispose();
+        Directory.Delete(_directory, recursive: true);
+    }
+}
+
+/// <summary>
 /// Certificates for the TLS listener tests, issued by a <see cref="TestCertificateAuthority"/>'s
 /// root: server certificates for 127.0.0.1 (several, to rotate), client certificates, and the
 /// files FastProxy reads (tls.crt and tls.key of a Kubernetes TLS Secret, a PFX, a CA bundle).
-/// Clients trust the root and nothing else.
+/// Clients trust the root and nothing else. Leaves have ECDSA keys, quick to make.
 /// </summary>
-internal sealed class ListenerTlsMaterial : IDisposable
+internal sealed class ListenerTlsMaterial
 {
     private readonly string _directory;
 
-    public ListenerTlsMaterial(string directory)
+    public ListenerTlsMaterial(string directory, ListenerTlsAuthorities authorities)
     {
         _directory = directory;
-        Authority = TestCertificateAuthority.Create(Directory.CreateDirectory(Path.Combine(directory, "ca")).FullName);
-        OtherAuthority = TestCertificateAuthority.Create(Directory.CreateDirectory(Path.Combine(directory, "other-ca")).FullName);
+        Authority = authorities.Authority;
+        OtherAuthority = authorities.OtherAuthority;
     }
 
     public TestCertificateAuthority Authority { get; }
@@ -33,8 +59,8 @@ internal sealed class ListenerTlsMaterial : IDisposable
 
     public static X509Certificate2 Issue(X509Certificate2 issuer, string subject, bool server)
     {
-        using var key = RSA.Create(2048);
-        var request = new CertificateRequest(subject, key, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
+        using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+        var request = new CertificateRequest(subject, key, HashAlgorithmName.SHA256);
         if (server)
         {
             var names = new SubjectAlternativeNameBuilder();
@@ -44,10 +70,12 @@ internal sealed class ListenerTlsMaterial : IDisposable
         }
 
         request.CertificateExtensions.Add(new X509BasicConstraintsExtension(false, false, 0, false));
-        request.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.DigitalSignature | X509KeyUsageFlags.KeyEncipherment, true));
+        request.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.DigitalSignature, true));
         request.CertificateExtensions.Add(new X509EnhancedKeyUsageExtension([new Oid(server ? "1.3.6.1.5.5.7.3.1" : "1.3.6.1.5.5.7.3.2")], false));
         request.CertificateExtensions.Add(X509AuthorityKeyIdentifierExtension.CreateFromCertificate(issuer, true, false));
-        using var signed = request.Create(issuer, DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddDays(5), RandomNumberGenerator.GetBytes(12));
+        using var issuerKey = issuer.GetRSAPrivateKey()!;
+        using var signed = request.Create(issuer.SubjectName, X509SignatureGenerator.CreateForRSA(issuerKey, RSASignaturePadding.Pkcs1),
+            DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddDays(5), RandomNumberGenerator.GetBytes(12));
         using var withKey = signed.CopyWithPrivateKey(key);
         // Through PKCS#12 so SslStream can use the key as a client certificate.
         return X509CertificateLoader.LoadPkcs12(withKey.Export(X509ContentType.Pkcs12), null);
@@ -60,12 +88,17 @@ internal sealed class ListenerTlsMaterial : IDisposable
     /// <summary>Writes tls.crt and tls.key as new files moved into place (as a Secret volume update does); returns both paths.</summary>
     public (string Certificate, string Key) WritePem(X509Certificate2 certificate, string name = "tls")
     {
-        using var rsa = certificate.GetRSAPrivateKey();
         var certificatePath = FilePath(name + ".crt");
         var keyPath = FilePath(name + ".key");
-        Replace(keyPath, rsa!.ExportPkcs8PrivateKeyPem() + "\n");
+        Replace(keyPath, KeyPem(certificate));
         Replace(certificatePath, certificate.ExportCertificatePem() + "\n");
         return (certificatePath, keyPath);
+    }
+
+    public static string KeyPem(X509Certificate2 certificate)
+    {
+        using var key = certificate.GetECDsaPrivateKey();
+        return key!.ExportPkcs8PrivateKeyPem() + "\n";
     }
 
     /// <summary>A new file with a later modification time moved over <paramref name="path"/>.</summary>
@@ -134,11 +167,5 @@ internal sealed class ListenerTlsMaterial : IDisposable
         chain.ChainPolicy.CustomTrustStore.Add(Authority.Root);
         chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
         return chain.Build(certificate as X509Certificate2 ?? X509CertificateLoader.LoadCertificate(certificate.GetRawCertData()));
-    }
-
-    public void Dispose()
-    {
-        Authority.Dispose();
-        OtherAuthority.Dispose();
     }
 }

@@ -14,7 +14,7 @@ namespace FastProxy.IntegrationTests.Listener;
 /// certificates (TLS_CLIENT_CA_FILE): the real Kestrel listener in-process, real SslStream and
 /// SocketsHttpHandler clients, certificates made by a test CA.
 /// </summary>
-public sealed class ListenerTlsTests : IAsyncDisposable
+public sealed class ListenerTlsTests : IAsyncDisposable, IClassFixture<ListenerTlsAuthorities>
 {
     private const string UpstreamToken = "tls-test-token";
 
@@ -28,7 +28,7 @@ public sealed class ListenerTlsTests : IAsyncDisposable
     private FakeUpstream? _upstream;
     private ProxyServer? _server;
 
-    public ListenerTlsTests() => _tls = new ListenerTlsMaterial(_directory);
+    public ListenerTlsTests(ListenerTlsAuthorities authorities) => _tls = new ListenerTlsMaterial(_directory, authorities);
 
     public async ValueTask DisposeAsync()
     {
@@ -43,7 +43,6 @@ public sealed class ListenerTlsTests : IAsyncDisposable
             await _upstream.DisposeAsync();
         }
 
-        _tls.Dispose();
         Directory.Delete(_directory, recursive: true);
     }
 
@@ -197,8 +196,7 @@ public sealed class ListenerTlsTests : IAsyncDisposable
         else
         {
             using var other = _tls.IssueServer("CN=other");
-            using var otherKey = other.GetRSAPrivateKey();
-            ListenerTlsMaterial.Replace(keyFile, otherKey!.ExportPkcs8PrivateKeyPem() + "\n");
+            ListenerTlsMaterial.Replace(keyFile, ListenerTlsMaterial.KeyPem(other));
             expectedFile = keyFile;
         }
 
@@ -322,5 +320,27 @@ public sealed class ListenerTlsTests : IAsyncDisposable
 
         Assert.Contains(_logs.Lines, l => l.EventId == 101);
         Assert.DoesNotContain(_logs.Lines, l => l.EventId == 103);
+    }
+
+    [Fact]
+    public async Task UnusableCertificateAtStartup_ExitsWithCode2AndOneLineNamingTheSetting()
+    {
+        using var certificate = _tls.IssueServer();
+        var certificateOnly = _tls.FilePath("no-key.crt");
+        File.WriteAllText(certificateOnly, certificate.ExportCertificatePem());
+        await using var proxy = ProxyProcess.Start(new Dictionary<string, string?>
+        {
+            ["TARGET_HOST"] = "http://127.0.0.1:9",
+            ["IDENTITY_TYPE"] = "systemassigned",
+            ["TLS_CERT_FILE"] = certificateOnly,
+        });
+
+        var exitCode = await proxy.WaitForExitAsync(TimeSpan.FromSeconds(30));
+
+        Assert.True(exitCode == 2, $"exit code {exitCode}\n{proxy.Describe()}");
+        var problem = Assert.Single(proxy.StderrLines, l => l.StartsWith("  ", StringComparison.Ordinal) && l.Trim().Length > 0);
+        Assert.Contains($"TLS_CERT_FILE file {certificateOnly} holds no private key; set TLS_KEY_FILE", problem, StringComparison.Ordinal);
+        Assert.DoesNotContain("   at ", proxy.Stdout + proxy.Stderr, StringComparison.Ordinal);
+        Assert.DoesNotContain("Exception", proxy.Stdout + proxy.Stderr, StringComparison.Ordinal);
     }
 }
