@@ -174,7 +174,7 @@ internal sealed class ListenerTls
     {
         if (certificate is null)
         {
-            RefuseClient("no client certificate was sent", "");
+            RefuseClient("the client sent no certificate");
             return false;
         }
 
@@ -195,11 +195,11 @@ internal sealed class ListenerTls
         }
 
         var reasons = string.Join(", ", chain.ChainStatus.Select(s => s.Status.ToString()).Distinct());
-        RefuseClient($"its certificate does not chain to TLS_CLIENT_CA_FILE ({reasons})", leaf.Subject);
+        RefuseClient($"client certificate '{leaf.Subject}' does not chain to a CA of TLS_CLIENT_CA_FILE or is not valid for client authentication now ({reasons})");
         return false;
     }
 
-    private void RefuseClient(string reason, string subject)
+    private void RefuseClient(string reason)
     {
         _metrics?.Failed(ForwarderError.ClientCertificateRejected);
         // A misconfigured client retries constantly: one line per interval with a count.
@@ -212,7 +212,7 @@ internal sealed class ListenerTls
             return;
         }
 
-        Log.ClientCertificateRefused(_logger, reason, subject, Interlocked.Exchange(ref _suppressedRefusals, 0));
+        Log.ClientCertificateRefused(_logger, reason, Interlocked.Exchange(ref _suppressedRefusals, 0));
     }
 
     private static FileStamp[] Stamps(TlsOptions options)

@@ -20,6 +20,6 @@ internal static partial class Log
     [LoggerMessage(EventId = 611, Level = LogLevel.Warning, Message = "Listener TLS files changed but could not be loaded: {Setting} {Reason}; certificate {InUse} stays in use until a good file replaces it")]
     public static partial void ListenerTlsReloadFailed(ILogger logger, string setting, string reason, string inUse);
 
-    [LoggerMessage(EventId = 612, Level = LogLevel.Warning, Message = "TLS handshake refused: {Reason}; subject '{Subject}' ({Suppressed} similar refusals not logged in the last interval)")]
-    public static partial void ClientCertificateRefused(ILogger logger, string reason, string subject, long suppressed);
+    [LoggerMessage(EventId = 612, Level = LogLevel.Warning, Message = "TLS handshake refused: {Reason} ({Suppressed} similar refusals not logged in the last interval)")]
+    public static partial void ClientCertificateRefused(ILogger logger, string reason, long suppressed);
 }
