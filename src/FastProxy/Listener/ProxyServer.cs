@@ -39,9 +39,9 @@ internal sealed record ProxyServerDependencies
 
 /// <summary>
 /// The Kestrel host: an HTTP/1.1 endpoint on LISTENING_PORT (HTTPS with HTTP/1.1 and HTTP/2 when
-/// TLS_CERT_FILE is set), optionally an h2c endpoint and a plain-HTTP metrics port, and one request delegate that answers /health, /ready and /metrics and forwards
-/// everything else. The listener
-/// opens at once; tokens arrive in the background.
+/// TLS_CERT_FILE is set), optionally an h2c endpoint and a plain-HTTP metrics port, and one
+/// request delegate that answers /health, /ready and /metrics and forwards everything else. The
+/// listener opens at once; tokens arrive in the background.
 /// </summary>
 internal sealed class ProxyServer : IAsyncDisposable
 {

@@ -142,7 +142,9 @@ internal sealed class RequestHandler
     /// <summary>
     /// Forwards unless MAX_CONCURRENT_REQUESTS are in flight already: then 503 + Retry-After: 1,
     /// which Prometheus retries, so an overload delays samples but never drops them. One
-    /// increment and one decrement per request; no lock, no queue.
+    /// increment and one decrement per request; no lock, no queue. The wrapper's state machine
+    /// (allocated when forwarding completes asynchronously) is the price of keeping HttpForwarder
+    /// unaware of the limit; MAX_CONCURRENT_REQUESTS=0 skips it.
     /// </summary>
     private async Task ForwardWithinLimitAsync(HttpContext context, ProxyRoute route, string rawTarget)
     {
