@@ -76,6 +76,11 @@ internal sealed class ConfigurationLoader
             LogLevel = ReadLogLevel(),
             LogFormat = ReadLogFormat(),
         };
+        if (options.Security.Tls is not null && h2cPort is not null)
+        {
+            Error(Settings.H2cPort, "cannot be combined with TLS_CERT_FILE: the TLS port offers HTTP/2 itself (ALPN), and a cleartext port would bypass TLS; unset H2C_PORT");
+        }
+
         return new ConfigurationResult(_errors.Count == 0 ? options : null, _errors);
     }
 

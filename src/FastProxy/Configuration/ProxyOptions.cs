@@ -193,7 +193,7 @@ internal sealed record ProxyOptions
         }
 
         var listen = ListenAddress.Equals(IPAddress.IPv6Any) ? "*" : ListenAddress.ToString();
-        yield return $"listen: {listen}:{ListeningPort} (HTTP/1.1)" + (H2cPort is { } h2c ? $", {listen}:{h2c} (h2c)" : "");
+        yield return $"listen: {listen}:{ListeningPort} ({(Security.Tls is null ? "HTTP/1.1" : "HTTPS: HTTP/1.1 and HTTP/2")})" + (H2cPort is { } h2c ? $", {listen}:{h2c} (h2c)" : "");
         yield return $"token refresh at {RefreshPercentage}% of lifetime remaining";
         // Override values can carry keys; only their names are logged.
         if (OverrideRequestHeaders.Count > 0)

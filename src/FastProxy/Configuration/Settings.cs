@@ -29,13 +29,13 @@ internal static class Settings
         "JSON file of several routes, each with its own path prefix (or exact path), target, audience and optionally identity; see README 'Routes file'. Replaces TARGET_HOST/INGESTION_URL/AUDIENCE.");
 
     public static readonly Setting ListeningPort = new("listening-port", ["LISTENING_PORT"],
-        "HTTP/1.1 port to listen on (default 8081).");
+        "HTTP/1.1 port to listen on (default 8081); with TLS_CERT_FILE it serves HTTPS, HTTP/1.1 and HTTP/2 chosen by ALPN.");
 
     public static readonly Setting ListenAddress = new("listen-address", ["LISTEN_ADDRESS"],
         "Address to listen on: an IP address, or * for all interfaces (default). Use 127.0.0.1 for a sidecar.");
 
     public static readonly Setting H2cPort = new("h2c-port", ["H2C_PORT"],
-        "Optional second port that speaks cleartext HTTP/2 with prior knowledge (h2c).");
+        "Optional second port that speaks cleartext HTTP/2 with prior knowledge (h2c). Not with TLS_CERT_FILE: the TLS port offers HTTP/2 itself, and a cleartext port would bypass TLS.");
 
     public static readonly Setting IdentityType = new("identity-type", ["IDENTITY_TYPE"],
         "systemassigned | userassigned | aadapplication | workloadidentity | azurecli | default (case-insensitive). " +
@@ -110,7 +110,7 @@ internal static class Settings
         "true | false (default true): serve the Prometheus scrape endpoint /metrics.");
 
     public static readonly Setting MetricsPort = new("metrics-port", ["METRICS_PORT"],
-        "Serve /metrics, /health and /ready on this separate port instead of LISTENING_PORT; /metrics on the listening port is then proxied like any path.");
+        "Serve /metrics, /health and /ready on this separate port instead of LISTENING_PORT; /metrics on the listening port is then proxied like any path. Always plain HTTP, also with TLS_CERT_FILE (kubelet probes send no client certificate).");
 
     public static readonly Setting TraceSampleRatio = new("otel-traces-sampler-arg", ["OTEL_TRACES_SAMPLER_ARG"],
         "Share of new traces recorded when OTEL_GRPC_ENDPOINT is set, 0-1 (default 1; 0 turns tracing off). An incoming traceparent's sampled flag is honoured.");
@@ -167,6 +167,25 @@ internal static class Settings
     public static readonly Setting MaxConcurrentConnections = new("max-concurrent-connections", ["MAX_CONCURRENT_CONNECTIONS"],
         "Most client connections open at once, all ports together (default 1024; 0 = unlimited). Further connections are closed at once.");
 
+    public static readonly Setting MaxConcurrentRequests = new("max-concurrent-requests", ["MAX_CONCURRENT_REQUESTS"],
+        "Most proxied requests in flight at once (default 1024; 0 = unlimited). Further ones get 503 with Retry-After: 1, which Prometheus retries. /health, /ready and /metrics are not counted.");
+
+    public static readonly Setting TlsCertFile = new("tls-cert-file", ["TLS_CERT_FILE"],
+        "Serve LISTENING_PORT over TLS (HTTP/1.1 and HTTP/2 by ALPN) with this certificate: PEM (leaf first, then intermediates; tls.crt of a Kubernetes TLS Secret) or PFX/PKCS#12. " +
+        "Re-read when it changes (checked at most once per second). Off by default.");
+
+    public static readonly Setting TlsKeyFile = new("tls-key-file", ["TLS_KEY_FILE"],
+        "PEM private key of TLS_CERT_FILE (tls.key). Not needed when TLS_CERT_FILE is a PFX or a PEM holding the key too. Re-read with the certificate.");
+
+    public static readonly Setting TlsKeyPasswordFile = new("tls-key-password-file", ["TLS_KEY_PASSWORD_FILE"],
+        "File holding the password of a PFX TLS_CERT_FILE or of an encrypted PEM TLS_KEY_FILE (trailing newline ignored). Never logged.");
+
+    public static readonly Setting TlsClientCaFile = new("tls-client-ca-file", ["TLS_CLIENT_CA_FILE"],
+        "Require client certificates (mTLS): PEM bundle of the CAs a client certificate must chain to (system roots are not trusted). Needs TLS_CERT_FILE. " +
+        "Clients without such a certificate fail the TLS handshake. Re-read when it changes.");
+
+    public static readonly IReadOnlyList<Setting> Tls = [TlsCertFile, TlsKeyFile, TlsKeyPasswordFile, TlsClientCaFile];
+
     // Data safety (issue 7): answers of the target that would make Prometheus drop a batch.
     public static readonly Setting Upstream429As503 = new("upstream-429-as-503", ["UPSTREAM_429_AS_503"],
         "true (default) | false: relay the target's 429 as 503, keeping Retry-After. Prometheus drops a batch answered 429 unless retry_on_http_429 is set, and retries 503.");
@@ -179,7 +198,8 @@ internal static class Settings
     public static readonly IReadOnlyList<Setting> Security =
     [
         InboundTokenFile, AllowedSourceCidrs, MaxRequestBodyBytes, MaxRequestHeadersBytes, MaxRequestHeaderCount,
-        RequestHeadersTimeout, KeepAliveTimeout, MinRequestBodyDataRate, MaxConcurrentConnections,
+        RequestHeadersTimeout, KeepAliveTimeout, MinRequestBodyDataRate, MaxConcurrentConnections, MaxConcurrentRequests,
+        .. Tls,
     ];
 
     public static readonly Setting UpstreamTimeout = new("upstream-timeout-seconds", ["UPSTREAM_TIMEOUT_SECONDS"],

@@ -11,7 +11,7 @@ namespace FastProxy.Forwarding;
 /// writes a small JSON body with a Content-Type, logs (rate-limited per kind) and counts.
 /// FastProxy never answers 4xx for its own trouble: Prometheus drops a batch on 4xx. The 4xx it
 /// does answer (bad request target, undecodable body, inbound token, source address, body size)
-/// are the client's trouble, which no retry can fix.
+/// are the client's trouble, which no retry can fix (an overload, MAX_CONCURRENT_REQUESTS, is 503).
 /// </summary>
 internal sealed class ErrorResponder
 {
@@ -34,9 +34,12 @@ internal sealed class ErrorResponder
     /// <summary>Seconds a client should wait when no token is held; Prometheus honours Retry-After on 5xx.</summary>
     public const string RetryAfterSeconds = "5";
 
+    /// <summary>Seconds a client should wait when MAX_CONCURRENT_REQUESTS is reached: an overload clears quickly.</summary>
+    public const string OverloadRetryAfterSeconds = "1";
+
     public static int StatusFor(ForwarderError error) => error switch
     {
-        ForwarderError.NoToken => StatusCodes.Status503ServiceUnavailable,
+        ForwarderError.NoToken or ForwarderError.ConcurrencyLimitReached => StatusCodes.Status503ServiceUnavailable,
         ForwarderError.UpstreamTimeout => StatusCodes.Status504GatewayTimeout,
         ForwarderError.RequestTargetRejected or ForwarderError.RequestBodyInvalid => StatusCodes.Status400BadRequest,
         ForwarderError.RequestBodyClient or ForwarderError.ResponseBodyClient => 0,
@@ -44,7 +47,7 @@ internal sealed class ErrorResponder
         // address, its batch size) is wrong and the same request can never succeed; a 5xx would make
         // Prometheus retry it forever and stall its queue behind it.
         ForwarderError.InboundUnauthorized => StatusCodes.Status401Unauthorized,
-        ForwarderError.SourceNotAllowed => StatusCodes.Status403Forbidden,
+        ForwarderError.SourceNotAllowed or ForwarderError.ClientCertificateRejected => StatusCodes.Status403Forbidden,
         ForwarderError.RequestBodyTooLarge => StatusCodes.Status413PayloadTooLarge,
         ForwarderError.NoRoute => StatusCodes.Status404NotFound,
         _ => StatusCodes.Status502BadGateway,
@@ -77,6 +80,10 @@ internal sealed class ErrorResponder
             "{\"error\":\"request_body_too_large\",\"message\":\"The request body exceeds MAX_REQUEST_BODY_BYTES. For Prometheus remote write lower max_samples_per_send in queue_config (Azure Monitor accepts at most 1 MB per request).\"}"u8,
         ForwarderError.NoRoute =>
             "{\"error\":\"no_route\",\"message\":\"No route in FastProxy's ROUTES_FILE matches this path; add a route for it, or a catch-all route with \\\"pathPrefix\\\": \\\"/\\\".\"}"u8,
+        ForwarderError.ConcurrencyLimitReached =>
+            "{\"error\":\"concurrency_limit\",\"message\":\"FastProxy is forwarding MAX_CONCURRENT_REQUESTS requests already; retry after Retry-After. Raise the limit or add replicas if this persists.\"}"u8,
+        ForwarderError.ClientCertificateRejected =>
+            "{\"error\":\"client_certificate_required\",\"message\":\"TLS_CLIENT_CA_FILE is set: connect over TLS to LISTENING_PORT with a client certificate issued by one of its CAs.\"}"u8,
         _ => "{\"error\":\"proxy_error\",\"message\":\"FastProxy could not forward the request.\"}"u8,
     };
 
@@ -115,6 +122,10 @@ internal sealed class ErrorResponder
         if (error == ForwarderError.NoToken)
         {
             response.Headers.RetryAfter = RetryAfterSeconds;
+        }
+        else if (error == ForwarderError.ConcurrencyLimitReached)
+        {
+            response.Headers.RetryAfter = OverloadRetryAfterSeconds;
         }
         else if (error == ForwarderError.InboundUnauthorized)
         {

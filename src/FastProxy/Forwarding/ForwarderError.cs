@@ -59,4 +59,16 @@ internal enum ForwarderError
     /// not serve. Not FastProxy's trouble but the configuration's (see RequestHandler).
     /// </summary>
     NoRoute,
+
+    /// <summary>
+    /// MAX_CONCURRENT_REQUESTS requests are already in flight: 503 + Retry-After: 1. A 5xx on
+    /// purpose: the overload passes, and Prometheus retries 503, so no sample is lost.
+    /// </summary>
+    ConcurrencyLimitReached,
+
+    /// <summary>
+    /// TLS_CLIENT_CA_FILE is set and the client presented no certificate chaining to it: the
+    /// handshake fails (counted here), and on the plain metrics port the tap endpoint answers 403.
+    /// </summary>
+    ClientCertificateRejected,
 }

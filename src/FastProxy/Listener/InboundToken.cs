@@ -58,9 +58,9 @@ internal sealed class InboundToken
         {
             return $"file {path} cannot be read by this user; check the file's mode and the pod's fsGroup";
         }
-        catch (IOException ex)
+        catch (IOException)
         {
-            return $"file {path} cannot be read ({ex.GetType().Name})";
+            return $"file {path} cannot be read (an I/O error, or a directory rather than a file); check that the path names the token file";
         }
     }
 

@@ -2,7 +2,7 @@ using Microsoft.Extensions.Logging;
 
 namespace FastProxy.Telemetry;
 
-/// <summary>Listener and inbound security log lines; ids 600–619. Highest id in use here: 603.</summary>
+/// <summary>Listener and inbound security log lines; ids 600–619 (TLS: 610–619). Highest id in use here: 612.</summary>
 internal static partial class Log
 {
     [LoggerMessage(EventId = 600, Level = LogLevel.Information, Message = "Inbound token file {Path} changed; the new token is required from now on")]
@@ -13,4 +13,13 @@ internal static partial class Log
 
     [LoggerMessage(EventId = 602, Level = LogLevel.Warning, Message = "Request body of {ContentLength} bytes on route {Route} exceeds the 1 MB Azure Monitor accepts ({Suppressed} similar requests not logged in the last interval); lower max_samples_per_send in Prometheus' remote_write queue_config")]
     public static partial void BodyTooLargeForAzureMonitor(ILogger logger, long contentLength, string route, long suppressed);
+
+    [LoggerMessage(EventId = 610, Level = LogLevel.Information, Message = "Listener TLS certificate {Certificate} from {Path} in use, valid until {NotAfter:O}; client CAs: {ClientCaCount}")]
+    public static partial void ListenerCertificateLoaded(ILogger logger, string certificate, string path, DateTime notAfter, int clientCaCount);
+
+    [LoggerMessage(EventId = 611, Level = LogLevel.Warning, Message = "Listener TLS files changed but could not be loaded: {Setting} {Reason}; certificate {InUse} stays in use until a good file replaces it")]
+    public static partial void ListenerTlsReloadFailed(ILogger logger, string setting, string reason, string inUse);
+
+    [LoggerMessage(EventId = 612, Level = LogLevel.Warning, Message = "TLS handshake refused: {Reason} ({Suppressed} similar refusals not logged in the last interval)")]
+    public static partial void ClientCertificateRefused(ILogger logger, string reason, long suppressed);
 }

@@ -38,10 +38,10 @@ internal sealed record ProxyServerDependencies
 }
 
 /// <summary>
-/// The Kestrel host: an HTTP/1.1 endpoint on LISTENING_PORT, optionally an h2c endpoint and a
-/// metrics port, and one request delegate that answers /health, /ready and /metrics and forwards
-/// everything else. The listener
-/// opens at once; tokens arrive in the background.
+/// The Kestrel host: an HTTP/1.1 endpoint on LISTENING_PORT (HTTPS with HTTP/1.1 and HTTP/2 when
+/// TLS_CERT_FILE is set), optionally an h2c endpoint and a plain-HTTP metrics port, and one
+/// request delegate that answers /health, /ready and /metrics and forwards everything else. The
+/// listener opens at once; tokens arrive in the background.
 /// </summary>
 internal sealed class ProxyServer : IAsyncDisposable
 {
@@ -89,10 +89,21 @@ internal sealed class ProxyServer : IAsyncDisposable
         {
             kestrel.AddServerHeader = false;
             ConfigureLimits(kestrel.Limits, options.Security);
-            Listen(kestrel, options.ListenAddress, options.ListeningPort, HttpProtocols.Http1);
+            if (options.Security.Tls is not null)
+            {
+                // Over TLS, ALPN lets one port offer both protocols (no h2c port; the loader refuses one).
+                var tls = kestrel.ApplicationServices.GetRequiredService<ListenerTls>();
+                Listen(kestrel, options.ListenAddress, options.ListeningPort, HttpProtocols.Http1AndHttp2, o => o.UseHttps(tls.HandshakeOptions));
+            }
+            else
+            {
+                Listen(kestrel, options.ListenAddress, options.ListeningPort, HttpProtocols.Http1);
+            }
+
             if (options.Telemetry.MetricsPort is { } metricsPort)
             {
-                // /metrics, /health and /ready only; see RequestHandler.
+                // /metrics, /health and /ready only; see RequestHandler. Plain HTTP even with TLS:
+                // the kubelet's probes present no client certificate, and nothing is forwarded here.
                 Listen(kestrel, options.ListenAddress, metricsPort, HttpProtocols.Http1);
             }
 
@@ -137,6 +148,11 @@ internal sealed class ProxyServer : IAsyncDisposable
             var tokens = sp.GetRequiredService<TokenSources>();
             return new RouteTable(options.Routes.Select(r => new ProxyRoute(r, tokens.For(r))));
         });
+        if (options.Security.Tls is { } tlsOptions)
+        {
+            builder.Services.AddSingleton(sp => ListenerTls.Create(tlsOptions, time, sp.GetRequiredService<ILoggerFactory>().CreateLogger("FastProxy.Listener"), metrics));
+        }
+
         builder.Services.AddSingleton(sp =>
         {
             var listenerLog = sp.GetRequiredService<ILoggerFactory>().CreateLogger("FastProxy.Listener");
@@ -170,22 +186,28 @@ internal sealed class ProxyServer : IAsyncDisposable
         limits.RequestHeadersTimeout = security.RequestHeadersTimeout;
         limits.KeepAliveTimeout = security.KeepAliveTimeout;
         limits.MinRequestBodyDataRate = security.MinRequestBodyDataRate > 0
-            ? new MinDataRate(security.MinRequestBodyDataRate, SecurityOptions.MinDataRateGrace)
+            ? new MinDataRate(security.MinRequestBodyDataRate, security.MinDataRateGrace)
             : null;
         limits.MaxConcurrentConnections = security.MaxConcurrentConnections;
         limits.Http2.MaxRequestHeaderFieldSize = Math.Min(limits.Http2.MaxRequestHeaderFieldSize, security.MaxRequestHeadersBytes);
     }
 
-    private static void Listen(KestrelServerOptions kestrel, IPAddress address, int port, HttpProtocols protocols)
+    private static void Listen(KestrelServerOptions kestrel, IPAddress address, int port, HttpProtocols protocols, Action<ListenOptions>? configure = null)
     {
+        void Configure(ListenOptions o)
+        {
+            o.Protocols = protocols;
+            configure?.Invoke(o);
+        }
+
         if (address.Equals(IPAddress.IPv6Any))
         {
             // Falls back to IPv4 where IPv6 is disabled, as aad-auth-proxy's ":port" did.
-            kestrel.ListenAnyIP(port, o => o.Protocols = protocols);
+            kestrel.ListenAnyIP(port, Configure);
         }
         else
         {
-            kestrel.Listen(address, port, o => o.Protocols = protocols);
+            kestrel.Listen(address, port, Configure);
         }
     }
 
@@ -241,7 +263,7 @@ internal sealed class ProxyServer : IAsyncDisposable
         var elapsed = Stopwatch.GetElapsedTime(_createdAt);
         var endpoints = string.Join(", ", Addresses);
         Log.Listening(logger, endpoints, elapsed.TotalMilliseconds);
-        // A token or an allow-list stands between the port and the identity: nothing to warn about.
+        // A token, an allow-list or client certificates stand between the port and the identity: nothing to warn about.
         if (!IPAddress.IsLoopback(_options.ListenAddress) && !_options.Security.HasInboundProtection)
         {
             Log.OpenListener(logger, _options.ListeningPort);

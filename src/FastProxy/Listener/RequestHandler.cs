@@ -42,6 +42,14 @@ internal sealed class RequestHandler
     private readonly long _maxBodyBytes;
     private readonly AzureBodySizeWatch? _azureBodySize;
 
+    // mTLS: the handshake on the listening port already refused clients without a trusted
+    // certificate; this catches the plain metrics port, where the tap endpoint is served.
+    private readonly bool _requireClientCertificate;
+
+    // MAX_CONCURRENT_REQUESTS; 0 for unlimited. Only forwarded requests are counted.
+    private readonly int _maxRequests;
+    private int _requestsInFlight;
+
     public RequestHandler(RouteTable routes, HttpForwarder forwarder, ErrorResponder errors, TokenSources tokens,
         PrometheusScrape? scrape = null, int? metricsPort = null, PayloadTap? tap = null,
         SecurityOptions? security = null, InboundToken? inboundToken = null, AzureBodySizeWatch? azureBodySize = null)
@@ -49,6 +57,8 @@ internal sealed class RequestHandler
         _inboundToken = inboundToken;
         _allowedSources = [.. security?.AllowedSourceNetworks ?? []];
         _maxBodyBytes = security?.MaxRequestBodyBytes ?? long.MaxValue;
+        _requireClientCertificate = security?.Tls is { RequiresClientCertificate: true };
+        _maxRequests = security?.MaxConcurrentRequests ?? 0;
         _azureBodySize = azureBodySize;
         _tap = tap is { Enabled: true } ? tap : null;
         _routes = routes;
@@ -95,10 +105,11 @@ internal sealed class RequestHandler
         }
 
         var rawTarget = context.Features.Get<IHttpRequestFeature>()!.RawTarget;
-        if (rawTarget.Length == 0 || rawTarget[0] != '/')
+        if (rawTarget.Length == 0 || rawTarget[0] != '/' || HttpMethods.IsConnect(context.Request.Method))
         {
             // Absolute-form ("http://other-host/…") and asterisk-form targets: forwarding them would
-            // let a client pick the upstream, which must only ever be the configured target.
+            // let a client pick the upstream, which must only ever be the configured target. CONNECT
+            // asks for a tunnel, never a forward, whatever its target (Kestrel accepts one with a path).
             return _errors.ReportAsync(context, ForwarderError.RequestTargetRejected, null).AsTask();
         }
 
@@ -126,15 +137,47 @@ internal sealed class RequestHandler
             _azureBodySize?.Observe(route, length);
         }
 
-        return _forwarder.ForwardAsync(context, route, rawTarget);
+        return _maxRequests == 0 ? _forwarder.ForwardAsync(context, route, rawTarget) : ForwardWithinLimitAsync(context, route, rawTarget);
     }
 
     /// <summary>
-    /// Null when the client may use the proxy's identity: its address is in ALLOWED_SOURCE_CIDRS
-    /// (when set) and it sent the INBOUND_TOKEN_FILE token (when set).
+    /// Forwards unless MAX_CONCURRENT_REQUESTS are in flight already: then 503 + Retry-After: 1,
+    /// which Prometheus retries, so an overload delays samples but never drops them. One
+    /// increment and one decrement per request; no lock, no queue. The wrapper's state machine
+    /// (allocated when forwarding completes asynchronously) is the price of keeping HttpForwarder
+    /// unaware of the limit; MAX_CONCURRENT_REQUESTS=0 skips it.
+    /// </summary>
+    private async Task ForwardWithinLimitAsync(HttpContext context, ProxyRoute route, string rawTarget)
+    {
+        if (Interlocked.Increment(ref _requestsInFlight) > _maxRequests)
+        {
+            Interlocked.Decrement(ref _requestsInFlight);
+            await _errors.ReportAsync(context, ForwarderError.ConcurrencyLimitReached, null);
+            return;
+        }
+
+        try
+        {
+            await _forwarder.ForwardAsync(context, route, rawTarget);
+        }
+        finally
+        {
+            Interlocked.Decrement(ref _requestsInFlight);
+        }
+    }
+
+    /// <summary>
+    /// Null when the client may use the proxy's identity: it came over mTLS (when TLS_CLIENT_CA_FILE
+    /// is set), its address is in ALLOWED_SOURCE_CIDRS (when set) and it sent the
+    /// INBOUND_TOKEN_FILE token (when set).
     /// </summary>
     private ForwarderError? Refusal(HttpContext context)
     {
+        if (_requireClientCertificate && context.Connection.ClientCertificate is null)
+        {
+            return ForwarderError.ClientCertificateRejected;
+        }
+
         if (_allowedSources.Length > 0 && !IsAllowedSource(context.Connection.RemoteIpAddress))
         {
             return ForwarderError.SourceNotAllowed;

@@ -5,7 +5,7 @@ using FastProxy.Configuration;
 namespace FastProxy.Listener;
 
 /// <summary>
-/// Inbound security (INBOUND_TOKEN_FILE, ALLOWED_SOURCE_CIDRS) and the listener's limits. Read
+/// Inbound security (INBOUND_TOKEN_FILE, ALLOWED_SOURCE_CIDRS, TLS and client certificates) and the listener's limits. Read
 /// through the loader's own read and error functions, so the loader needs one line for all of them.
 /// </summary>
 internal sealed record SecurityOptions
@@ -30,13 +30,29 @@ internal sealed record SecurityOptions
     /// <summary>Bytes per second after <see cref="MinDataRateGrace"/>; 0 for no minimum.</summary>
     public int MinRequestBodyDataRate { get; init; } = 240;
 
-    public static readonly TimeSpan MinDataRateGrace = TimeSpan.FromSeconds(5);
+    /// <summary>
+    /// Kestrel's default grace before the minimum rate applies. Not a setting; tests shorten it
+    /// (Kestrel requires more than its one-second heartbeat).
+    /// </summary>
+    public TimeSpan MinDataRateGrace { get; init; } = TimeSpan.FromSeconds(5);
 
     /// <summary>Null for unlimited.</summary>
     public int? MaxConcurrentConnections { get; init; } = 1024;
 
+    /// <summary>
+    /// Proxied requests in flight at once; null for unlimited. 1024 matches the connection limit,
+    /// so HTTP/1.1 clients (one request per connection) meet that one first and this one bounds
+    /// HTTP/2 clients multiplexing many streams over few connections. Bodies stream, so a request
+    /// in flight costs tens of KiB: 1024 of them bound memory far below a pod's limit, while one
+    /// Prometheus needs at most max_shards (default 50) per remote_write queue.
+    /// </summary>
+    public int? MaxConcurrentRequests { get; init; } = 1024;
+
+    /// <summary>Null when the listener speaks plain HTTP.</summary>
+    public TlsOptions? Tls { get; init; }
+
     /// <summary>Whether anything stands between a client that reaches the port and the proxy's identity.</summary>
-    public bool HasInboundProtection => InboundTokenFile is not null || AllowedSourceNetworks.Count > 0;
+    public bool HasInboundProtection => InboundTokenFile is not null || AllowedSourceNetworks.Count > 0 || Tls is { RequiresClientCertificate: true };
 
     public static SecurityOptions Read(Func<Setting, string?> read, Action<Setting, string> error)
     {
@@ -114,6 +130,13 @@ internal sealed record SecurityOptions
             options = options with { MaxConcurrentConnections = connections == 0 ? null : (int)connections };
         }
 
+        if (ReadLong(read, error, Settings.MaxConcurrentRequests, 0, 1_000_000) is { } requests)
+        {
+            options = options with { MaxConcurrentRequests = requests == 0 ? null : (int)requests };
+        }
+
+        options = options with { Tls = TlsOptions.Read(read, error) };
+
         return options;
     }
 
@@ -176,8 +199,10 @@ internal sealed record SecurityOptions
         var sources = AllowedSourceNetworks.Count == 0 ? "sources: any" : "sources: " + string.Join(",", AllowedSourceNetworks);
         var body = MaxRequestBodyBytes is { } max ? $"{max} bytes" : "unlimited";
         var connections = MaxConcurrentConnections is { } c ? c.ToString(CultureInfo.InvariantCulture) : "unlimited";
-        return $"security: {token}; {sources}; limits: body {body}, headers {MaxRequestHeadersBytes} bytes / {MaxRequestHeaderCount} headers, " +
+        var requests = MaxConcurrentRequests is { } r ? r.ToString(CultureInfo.InvariantCulture) : "unlimited";
+        var tls = Tls?.Describe() ?? "tls: off";
+        return $"security: {token}; {sources}; {tls}; limits: body {body}, headers {MaxRequestHeadersBytes} bytes / {MaxRequestHeaderCount} headers, " +
                $"headers timeout {RequestHeadersTimeout.TotalSeconds}s, keep-alive {KeepAliveTimeout.TotalSeconds}s, " +
-               $"min body rate {MinRequestBodyDataRate} B/s, max {connections} connections";
+               $"min body rate {MinRequestBodyDataRate} B/s, max {connections} connections, max {requests} requests in flight";
     }
 }

@@ -62,7 +62,7 @@ internal sealed class ProxyMetrics : IDisposable
         _upstreamErrors = Meter.CreateCounter<long>("fastproxy_upstream_errors_total", "{error}",
             "Requests that failed at the target, by kind: connect, tls, timeout, protocol, reset.");
         _rejected = Meter.CreateCounter<long>("fastproxy_proxy_errors_total", "{error}",
-            "Requests FastProxy could not forward for its own or the client's reasons: no_token, bad_request_target, bad_request_body, unauthorized, forbidden_source, body_too_large, client_gone.");
+            "Requests FastProxy could not forward for its own or the client's reasons: no_token, bad_request_target, bad_request_body, unauthorized, forbidden_source, body_too_large, no_route, concurrency_limit (MAX_CONCURRENT_REQUESTS; answered 503), client_certificate (mTLS handshake refused), client_gone.");
         _upstreamErrorResponses = Meter.CreateCounter<long>("fastproxy_upstream_error_responses_total", "{response}",
             "Responses of the target with status 400 or more, by route and status class (relayed unchanged).");
         _tokenRefreshes = Meter.CreateCounter<long>("fastproxy_token_refreshes_total", "{refresh}",
@@ -151,6 +151,8 @@ internal sealed class ProxyMetrics : IDisposable
         ForwarderError.SourceNotAllowed => (false, "forbidden_source"),
         ForwarderError.RequestBodyTooLarge => (false, "body_too_large"),
         ForwarderError.NoRoute => (false, "no_route"),
+        ForwarderError.ConcurrencyLimitReached => (false, "concurrency_limit"),
+        ForwarderError.ClientCertificateRejected => (false, "client_certificate"),
         _ => (false, "client_gone"),
     };
 

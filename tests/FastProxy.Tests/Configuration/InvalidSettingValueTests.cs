@@ -85,6 +85,11 @@ public sealed partial class InvalidSettingValueTests
         new(Settings.KeepAliveTimeout, "soon", "'soon' is not a number of seconds", "above 0 and at most 86400"),
         new(Settings.MinRequestBodyDataRate, "-1", "'-1' is not a whole number", "from 0 to 1000000000"),
         new(Settings.MaxConcurrentConnections, "-1", "'-1' is not a whole number", "from 0 to 1000000"),
+        new(Settings.MaxConcurrentRequests, "-1", "'-1' is not a whole number", "from 0 to 1000000"),
+        new(Settings.TlsCertFile, MissingFile, "does not exist", "mount the TLS Secret there or correct the path"),
+        new(Settings.TlsKeyFile, "/etc/fastproxy/tls/tls.key", "needs TLS_CERT_FILE", "set the listener's certificate too, or unset this"),
+        new(Settings.TlsKeyPasswordFile, "/etc/fastproxy/tls/password", "needs TLS_CERT_FILE", "set the listener's certificate too, or unset this"),
+        new(Settings.TlsClientCaFile, "/etc/fastproxy/tls/ca.crt", "needs TLS_CERT_FILE", "set the listener's certificate too, or unset this"),
         new(Settings.Upstream429As503, "maybe", "'maybe' is not true or false", "true or false"),
         new(Settings.UpstreamAuthErrorsAs503Seconds, "-5", "'-5' is not a number of seconds", "from 0 (off) to 86400"),
     ];

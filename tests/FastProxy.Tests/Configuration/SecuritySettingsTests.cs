@@ -49,6 +49,8 @@ public sealed class SecuritySettingsTests : IDisposable
         Assert.Equal(TimeSpan.FromSeconds(130), security.KeepAliveTimeout);
         Assert.Equal(240, security.MinRequestBodyDataRate);
         Assert.Equal(1024, security.MaxConcurrentConnections);
+        Assert.Equal(1024, security.MaxConcurrentRequests);
+        Assert.Null(security.Tls);
     }
 
     [Fact]
@@ -58,7 +60,7 @@ public sealed class SecuritySettingsTests : IDisposable
         var result = Load(("INBOUND_TOKEN_FILE", token), ("ALLOWED_SOURCE_CIDRS", " 10.0.0.0/8, 127.0.0.1/32 ,fd00::/8,192.168.1.7"),
             ("MAX_REQUEST_BODY_BYTES", "1000000"), ("MAX_REQUEST_HEADERS_BYTES", "16384"), ("MAX_REQUEST_HEADER_COUNT", "50"),
             ("REQUEST_HEADERS_TIMEOUT_SECONDS", "5"), ("KEEP_ALIVE_TIMEOUT_SECONDS", "60.5"), ("MIN_REQUEST_BODY_DATA_RATE", "1000"),
-            ("MAX_CONCURRENT_CONNECTIONS", "10"));
+            ("MAX_CONCURRENT_CONNECTIONS", "10"), ("MAX_CONCURRENT_REQUESTS", "20"));
 
         Assert.True(result.IsValid, string.Join("\n", result.Errors));
         var security = result.Options!.Security;
@@ -72,17 +74,19 @@ public sealed class SecuritySettingsTests : IDisposable
         Assert.Equal(TimeSpan.FromSeconds(60.5), security.KeepAliveTimeout);
         Assert.Equal(1000, security.MinRequestBodyDataRate);
         Assert.Equal(10, security.MaxConcurrentConnections);
+        Assert.Equal(20, security.MaxConcurrentRequests);
     }
 
     [Fact]
     public void Zero_MeansUnlimitedOrOff()
     {
-        var result = Load(("MAX_REQUEST_BODY_BYTES", "0"), ("MIN_REQUEST_BODY_DATA_RATE", "0"), ("MAX_CONCURRENT_CONNECTIONS", "0"));
+        var result = Load(("MAX_REQUEST_BODY_BYTES", "0"), ("MIN_REQUEST_BODY_DATA_RATE", "0"), ("MAX_CONCURRENT_CONNECTIONS", "0"), ("MAX_CONCURRENT_REQUESTS", "0"));
 
         Assert.True(result.IsValid, string.Join("\n", result.Errors));
         Assert.Null(result.Options!.Security.MaxRequestBodyBytes);
         Assert.Equal(0, result.Options.Security.MinRequestBodyDataRate);
         Assert.Null(result.Options.Security.MaxConcurrentConnections);
+        Assert.Null(result.Options.Security.MaxConcurrentRequests);
     }
 
     [Fact]
@@ -106,6 +110,7 @@ public sealed class SecuritySettingsTests : IDisposable
     [InlineData("KEEP_ALIVE_TIMEOUT_SECONDS", "forever", "'forever' is not a number of seconds")]
     [InlineData("MIN_REQUEST_BODY_DATA_RATE", "slow", "'slow' is not a whole number")]
     [InlineData("MAX_CONCURRENT_CONNECTIONS", "-5", "'-5' is not a whole number from 0 to 1000000")]
+    [InlineData("MAX_CONCURRENT_REQUESTS", "many", "'many' is not a whole number from 0 to 1000000")]
     public void InvalidValue_IsOneClearLineNamingTheVariable(string name, string value, string expected)
     {
         var result = Load((name, value));
@@ -169,7 +174,7 @@ public sealed class SecuritySettingsTests : IDisposable
     public void SecuritySettings_AreInTheSingleTable()
     {
         Assert.All(Settings.Security, s => Assert.Contains(s, Settings.All));
-        Assert.Equal(9, Settings.Security.Count);
+        Assert.Equal(14, Settings.Security.Count);
         Assert.True(IPNetwork.Parse("10.0.0.0/8").Contains(IPAddress.Parse("10.1.2.3")));
     }
 }

@@ -23,6 +23,8 @@ public sealed class ErrorResponderTests
     [InlineData(nameof(ForwarderError.SourceNotAllowed), 403)]
     [InlineData(nameof(ForwarderError.RequestBodyTooLarge), 413)]
     [InlineData(nameof(ForwarderError.NoRoute), 404)]
+    [InlineData(nameof(ForwarderError.ConcurrencyLimitReached), 503)]
+    [InlineData(nameof(ForwarderError.ClientCertificateRejected), 403)]
     public void Status_FollowsTheDesignTable(string error, int status) =>
         Assert.Equal(status, ErrorResponder.StatusFor(Enum.Parse<ForwarderError>(error)));
 
@@ -35,7 +37,9 @@ public sealed class ErrorResponderTests
         foreach (var error in Enum.GetValues<ForwarderError>().Where(e => e is not (ForwarderError.RequestTargetRejected or ForwarderError.RequestBodyInvalid
                      or ForwarderError.InboundUnauthorized or ForwarderError.SourceNotAllowed or ForwarderError.RequestBodyTooLarge
                      // A path outside every route of ROUTES_FILE: the configuration's, not FastProxy's trouble.
-                     or ForwarderError.NoRoute)))
+                     or ForwarderError.NoRoute
+                     // mTLS: the client has no certificate of a trusted CA; no retry brings one.
+                     or ForwarderError.ClientCertificateRejected)))
         {
             var status = ErrorResponder.StatusFor(error);
             Assert.True(status is 0 or >= 500, $"{error} answers {status}");
@@ -50,6 +54,8 @@ public sealed class ErrorResponderTests
     [InlineData(nameof(ForwarderError.SourceNotAllowed), "forbidden_source", false)]
     [InlineData(nameof(ForwarderError.RequestBodyTooLarge), "request_body_too_large", false)]
     [InlineData(nameof(ForwarderError.NoRoute), "no_route", false)]
+    [InlineData(nameof(ForwarderError.ConcurrencyLimitReached), "concurrency_limit", true)]
+    [InlineData(nameof(ForwarderError.ClientCertificateRejected), "client_certificate_required", false)]
     public async Task Report_WritesSmallJsonWithAContentType(string error, string code, bool retryAfter)
     {
         var responder = new ErrorResponder(NullLogger.Instance, TimeProvider.System);
@@ -92,5 +98,18 @@ public sealed class ErrorResponderTests
 
         using var json = JsonDocument.Parse(body.ToArray());
         Assert.Contains("max_samples_per_send", json.RootElement.GetProperty("message").GetString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task ConcurrencyLimit_AsksForARetryAfterOneSecond()
+    {
+        var responder = new ErrorResponder(NullLogger.Instance, TimeProvider.System);
+        var context = new DefaultHttpContext();
+        context.Response.Body = new MemoryStream();
+
+        await responder.ReportAsync(context, ForwarderError.ConcurrencyLimitReached, null);
+
+        Assert.Equal(503, context.Response.StatusCode);
+        Assert.Equal("1", context.Response.Headers.RetryAfter.ToString());
     }
 }

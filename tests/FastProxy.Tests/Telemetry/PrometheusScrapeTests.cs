@@ -85,10 +85,13 @@ public sealed class PrometheusScrapeTests
     [InlineData(nameof(ForwarderError.InboundUnauthorized), false, "unauthorized")]
     [InlineData(nameof(ForwarderError.SourceNotAllowed), false, "forbidden_source")]
     [InlineData(nameof(ForwarderError.RequestBodyTooLarge), false, "body_too_large")]
+    [InlineData(nameof(ForwarderError.NoRoute), false, "no_route")]
+    [InlineData(nameof(ForwarderError.ConcurrencyLimitReached), false, "concurrency_limit")]
+    [InlineData(nameof(ForwarderError.ClientCertificateRejected), false, "client_certificate")]
     public void ErrorKind_MapsEveryForwarderError(string error, bool upstream, string kind) =>
         Assert.Equal((upstream, kind), ProxyMetrics.ErrorKind(Enum.Parse<ForwarderError>(error)));
 
     [Fact]
     public void ErrorKind_CoversEveryForwarderError() =>
-        Assert.Equal(15, Enum.GetValues<ForwarderError>().Length);
+        Assert.Equal(17, Enum.GetValues<ForwarderError>().Length);
 }
