@@ -46,9 +46,12 @@ public sealed class ConnectionPoolTests
     public async Task TargetHoldsEveryConnection_QueuedRequestsEndWith504_NotAHang()
     {
         using var release = new CancellationTokenSource();
+        var clock = Stopwatch.StartNew();
+        var arrivals = new System.Collections.Concurrent.ConcurrentQueue<TimeSpan>();
         await using var upstream = await FakeUpstream.StartAsync();
         upstream.Behavior = async (context, recorded) =>
         {
+            arrivals.Enqueue(clock.Elapsed);
             recorded.Body = await FakeUpstream.ReadBodyAsync(context);
             // Never answers: holds the connection until FastProxy gives up (or the test ends).
             using var either = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted, release.Token);
@@ -62,6 +65,7 @@ public sealed class ConnectionPoolTests
         try
         {
             var started = Stopwatch.StartNew();
+            var sentAt = clock.Elapsed;
             var responses = await Task.WhenAll(Enumerable.Range(0, 8).Select(_ => PostAsync(client, new byte[1000])));
             var elapsed = started.Elapsed;
 
@@ -73,7 +77,13 @@ public sealed class ConnectionPoolTests
             // Each waits 1 s of silence, whether held by the target or queued for a connection;
             // a queued request must not wait for the held ones' timeouts first.
             Assert.True(elapsed < TimeSpan.FromSeconds(6), $"8 requests took {elapsed.TotalSeconds:0.0} s to time out");
-            Assert.InRange(upstream.PeakConnections, 1, 2);
+
+            // Until the first timeout (1 s at the earliest) no connection was freed, so only two
+            // requests can have reached the target; the other six were queued in FastProxy. (Peak
+            // connections at the target is no measure here: a timed-out connection is closed by
+            // FastProxy before the target notices, while its replacement is already open.)
+            var early = arrivals.Count(a => a - sentAt < TimeSpan.FromSeconds(0.9));
+            Assert.InRange(early, 1, 2);
         }
         finally
         {
