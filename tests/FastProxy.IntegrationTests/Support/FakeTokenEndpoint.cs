@@ -21,8 +21,14 @@ public enum TokenEndpointMode
     /// <summary>200 with a body that is not JSON.</summary>
     Garbage,
 
-    /// <summary>Waits <see cref="FakeTokenEndpoint.SlowDelay"/> (or until the caller gives up), then succeeds.</summary>
+    /// <summary>
+    /// Waits <see cref="FakeTokenEndpoint.SlowDelay"/> (or until the caller gives up, or the mode
+    /// changes), then succeeds.
+    /// </summary>
     Slow,
+
+    /// <summary>429 with Retry-After and a JSON error, as a throttled identity endpoint answers.</summary>
+    Throttled,
 
     /// <summary>
     /// 200 with a real-looking access_token but an expiry that cannot be parsed: the credential
@@ -56,7 +62,9 @@ internal abstract class FakeTokenEndpoint : IAsyncDisposable
     private readonly ConcurrentQueue<string> _issued = new();
     private readonly ConcurrentQueue<string> _leakBait = new();
     private readonly ChangeSignal _changed = new();
+    private readonly ConcurrentDictionary<string, (DateTimeOffset IssuedAt, DateTimeOffset ExpiresOn)> _lifetimes = new(StringComparer.Ordinal);
     private LoopbackHost _host = null!;
+    private CancellationTokenSource _leaveSlow = new();
     private int _mode = (int)TokenEndpointMode.Succeed;
     private int _failures;
     private int _arrived;
@@ -67,6 +75,12 @@ internal abstract class FakeTokenEndpoint : IAsyncDisposable
         set
         {
             Volatile.Write(ref _mode, (int)value);
+            if (value != TokenEndpointMode.Slow)
+            {
+                // Requests held by Slow are answered now, with a token.
+                Interlocked.Exchange(ref _leaveSlow, new CancellationTokenSource()).Cancel();
+            }
+
             _changed.Notify();
         }
     }
@@ -94,6 +108,16 @@ internal abstract class FakeTokenEndpoint : IAsyncDisposable
     protected abstract string TokenPath { get; }
 
     protected async Task StartHostAsync() => _host = await LoopbackHost.StartAsync(HandleAsync);
+
+    /// <summary>Goes down like a crashed endpoint: the port refuses connections until <see cref="RestartAsync"/>.</summary>
+    public Task StopAsync() => _host.KillAsync();
+
+    /// <summary>Comes back on the same port.</summary>
+    public async Task RestartAsync() => _host = await LoopbackHost.StartAsync(HandleAsync, port: _host.Port, connections: _host.Connections);
+
+    /// <summary>When <paramref name="token"/> was issued and when it expires, if this endpoint issued it.</summary>
+    public (DateTimeOffset IssuedAt, DateTimeOffset ExpiresOn)? LifetimeOf(string token) =>
+        _lifetimes.TryGetValue(token, out var lifetime) ? lifetime : null;
 
     public Task WaitForRequestsAsync(int count, TimeSpan timeout) =>
         _changed.WaitUntilAsync(() => _requests.Count >= count, timeout, $"{count} request(s) at the fake token endpoint (got {_requests.Count})");
@@ -185,15 +209,29 @@ internal abstract class FakeTokenEndpoint : IAsyncDisposable
                 }
 
                 return;
+            case TokenEndpointMode.Throttled:
+                context.Response.Headers.RetryAfter = "1";
+                await FailAsync(context, StatusCodes.Status429TooManyRequests, "too_many_requests", "the fake identity endpoint is throttling on purpose");
+                return;
             case TokenEndpointMode.Slow:
-                try
+                using (var wait = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted, Volatile.Read(ref _leaveSlow).Token))
                 {
-                    await Task.Delay(SlowDelay, context.RequestAborted);
-                }
-                catch (OperationCanceledException)
-                {
-                    Interlocked.Increment(ref _failures);
-                    return;
+                    try
+                    {
+                        if (Mode == TokenEndpointMode.Slow)
+                        {
+                            await Task.Delay(SlowDelay, wait.Token);
+                        }
+                    }
+                    catch (OperationCanceledException) when (context.RequestAborted.IsCancellationRequested)
+                    {
+                        Interlocked.Increment(ref _failures);
+                        return;
+                    }
+                    catch (OperationCanceledException)
+                    {
+                        // The mode changed: the held request is answered with a token after all.
+                    }
                 }
 
                 break;
@@ -204,6 +242,7 @@ internal abstract class FakeTokenEndpoint : IAsyncDisposable
         var lifetime = TokenLifetime;
         var token = $"{TokenPrefix}-{_issued.Count + 1}-{Convert.ToHexString(RandomNumberGenerator.GetBytes(8)).ToLowerInvariant()}";
         // Recorded before it is sent, so the token is known by the time anyone can present it.
+        _lifetimes[token] = (DateTimeOffset.UtcNow, DateTimeOffset.UtcNow + lifetime);
         _issued.Enqueue(token);
         context.Response.StatusCode = StatusCodes.Status200OK;
         context.Response.ContentType = "application/json";

@@ -48,21 +48,46 @@ internal sealed class FakeUpstream : IAsyncDisposable
     public static async Task<FakeUpstream> StartAsync(params string[] acceptedTokens) =>
         await StartAsync(HttpProtocols.Http1, acceptedTokens);
 
-    public static async Task<FakeUpstream> StartAsync(HttpProtocols protocols, params string[] acceptedTokens)
+    public static async Task<FakeUpstream> StartAsync(HttpProtocols protocols, params string[] acceptedTokens) =>
+        await StartOnPortAsync(0, protocols, acceptedTokens);
+
+    /// <summary>Starts on <paramref name="port"/> (0: any free one), e.g. where FastProxy already points.</summary>
+    public static async Task<FakeUpstream> StartOnPortAsync(int port, HttpProtocols protocols = HttpProtocols.Http1, params string[] acceptedTokens)
     {
-        var upstream = new FakeUpstream();
+        var upstream = new FakeUpstream { _protocols = protocols };
         foreach (var token in acceptedTokens)
         {
             upstream.AcceptToken(token);
         }
 
-        upstream._host = await LoopbackHost.StartAsync(upstream.HandleAsync, protocols);
+        upstream._host = await LoopbackHost.StartAsync(upstream.HandleAsync, protocols, port);
         return upstream;
     }
+
+    private HttpProtocols _protocols;
 
     public string BaseUrl => _host.BaseUrl;
 
     public int Port => _host.Port;
+
+    /// <summary>Connections from FastProxy open right now (carried across <see cref="RestartAsync"/>).</summary>
+    public int OpenConnections => _host.OpenConnections;
+
+    /// <summary>Connections accepted since the first start.</summary>
+    public int AcceptedConnections => _host.AcceptedConnections;
+
+    /// <summary>The most connections that were open at once.</summary>
+    public int PeakConnections => _host.PeakConnections;
+
+    public Task WaitForOpenConnectionsAsync(Func<int, bool> condition, TimeSpan timeout, string what) =>
+        _host.ConnectionsChanged.WaitUntilAsync(() => condition(OpenConnections), timeout, $"{what} (open connections: {OpenConnections})");
+
+    /// <summary>Stops like a crashed process: listener closed, every connection aborted mid-request.</summary>
+    public Task KillAsync() => _host.KillAsync();
+
+    /// <summary>Starts again on the same port, as a restarted process would, keeping the counts and recordings.</summary>
+    public async Task RestartAsync() =>
+        _host = await LoopbackHost.StartAsync(HandleAsync, _protocols, Port, _host.Connections);
 
     /// <summary>When false, any Authorization is let through (still recorded).</summary>
     public bool RequireToken { get; set; } = true;

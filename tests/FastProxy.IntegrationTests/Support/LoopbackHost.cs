@@ -14,12 +14,27 @@ namespace FastProxy.IntegrationTests.Support;
 internal sealed class LoopbackHost : IAsyncDisposable
 {
     private readonly WebApplication _app;
+    private readonly ConnectionCounter _connections;
+    private int _stopped;
 
-    private LoopbackHost(WebApplication app, Uri address)
+    private LoopbackHost(WebApplication app, Uri address, ConnectionCounter connections)
     {
         _app = app;
         Address = address;
+        _connections = connections;
     }
+
+    /// <summary>TCP connections open right now.</summary>
+    public int OpenConnections => _connections.Open;
+
+    /// <summary>TCP connections accepted since start.</summary>
+    public int AcceptedConnections => _connections.Accepted;
+
+    /// <summary>The most connections that were open at once.</summary>
+    public int PeakConnections => _connections.Peak;
+
+    /// <summary>Notified on every connection opened or closed.</summary>
+    public ChangeSignal ConnectionsChanged => _connections.Changed;
 
     /// <summary>The base address, e.g. http://127.0.0.1:41234 (no trailing slash).</summary>
     public Uri Address { get; }
@@ -28,8 +43,12 @@ internal sealed class LoopbackHost : IAsyncDisposable
 
     public int Port => Address.Port;
 
-    public static async Task<LoopbackHost> StartAsync(RequestDelegate handler, HttpProtocols protocols = HttpProtocols.Http1)
+    /// <param name="port">0 for an ephemeral port; a fixed one to come back on the port of a host that was stopped.</param>
+    /// <param name="connections">Counts to carry on from a previous host on the same port.</param>
+    public static async Task<LoopbackHost> StartAsync(RequestDelegate handler, HttpProtocols protocols = HttpProtocols.Http1, int port = 0,
+        ConnectionCounter? connections = null)
     {
+        var counter = connections ?? new ConnectionCounter();
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions
         {
             Args = ["--hostBuilder:reloadConfigOnChange=false"],
@@ -40,19 +59,101 @@ internal sealed class LoopbackHost : IAsyncDisposable
         {
             kestrel.AddServerHeader = false;
             kestrel.Limits.MaxRequestBodySize = null;
-            kestrel.Listen(IPAddress.Loopback, 0, o => o.Protocols = protocols);
+            kestrel.Listen(IPAddress.Loopback, port, o =>
+            {
+                o.Protocols = protocols;
+                o.Use(next => async connection =>
+                {
+                    counter.Opened();
+                    try
+                    {
+                        await next(connection);
+                    }
+                    finally
+                    {
+                        counter.Closed();
+                    }
+                });
+            });
         });
         var app = builder.Build();
         app.Run(handler);
         await app.StartAsync();
         var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
-        return new LoopbackHost(app, new Uri(address));
+        return new LoopbackHost(app, new Uri(address), counter);
+    }
+
+    /// <summary>The counts of this host, to hand to a host started later on the same port.</summary>
+    public ConnectionCounter Connections => _connections;
+
+    /// <summary>
+    /// Stops the way a crashed process does: the listener closes and every open connection is
+    /// aborted at once, in-flight requests included (Kestrel's drain is given no time).
+    /// </summary>
+    public async Task KillAsync()
+    {
+        if (Interlocked.Exchange(ref _stopped, 1) != 0)
+        {
+            return;
+        }
+
+        using var noDrain = new CancellationTokenSource();
+        await noDrain.CancelAsync();
+        try
+        {
+            await _app.StopAsync(noDrain.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            // Expected: the drain was cancelled before it began.
+        }
+
+        await _app.DisposeAsync();
     }
 
     public async ValueTask DisposeAsync()
     {
+        if (Interlocked.Exchange(ref _stopped, 1) != 0)
+        {
+            return;
+        }
+
         using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(5));
         await _app.StopAsync(stop.Token);
         await _app.DisposeAsync();
+    }
+}
+
+/// <summary>Open, accepted and peak TCP connections of a <see cref="LoopbackHost"/>.</summary>
+internal sealed class ConnectionCounter
+{
+    private int _open;
+    private int _accepted;
+    private int _peak;
+
+    public int Open => Volatile.Read(ref _open);
+
+    public int Accepted => Volatile.Read(ref _accepted);
+
+    public int Peak => Volatile.Read(ref _peak);
+
+    public ChangeSignal Changed { get; } = new();
+
+    public void Opened()
+    {
+        Interlocked.Increment(ref _accepted);
+        var open = Interlocked.Increment(ref _open);
+        int peak;
+        while (open > (peak = Volatile.Read(ref _peak)) && Interlocked.CompareExchange(ref _peak, open, peak) != peak)
+        {
+        }
+
+        Changed.Notify();
+    }
+
+    public void Closed()
+    {
+        Interlocked.Decrement(ref _open);
+        Changed.Notify();
     }
 }

@@ -44,4 +44,65 @@ internal static class RawHttp
 
         return (status, text);
     }
+
+    /// <summary>
+    /// Sends a POST with a <paramref name="length"/>-byte body while reading the response at the same
+    /// time, as Go's HTTP client (Prometheus) does: a server that answers before it has read the
+    /// whole body is heard, where HttpClient would only report the broken upload. Returns the
+    /// status and text of the response (status 0 when none came) and the body bytes sent.
+    /// </summary>
+    public static async Task<(int Status, string Text, long Sent)> PostWhileReadingAsync(int port, string target, long length, TimeSpan timeout)
+    {
+        using var deadline = new CancellationTokenSource(timeout);
+        using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        await socket.ConnectAsync(new IPEndPoint(IPAddress.Loopback, port), deadline.Token);
+        var head = $"POST {target} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/x-protobuf\r\nContent-Length: {length}\r\n\r\n";
+        await socket.SendAsync(Encoding.ASCII.GetBytes(head), SocketFlags.None, deadline.Token);
+
+        long sent = 0;
+        using var stopWriting = CancellationTokenSource.CreateLinkedTokenSource(deadline.Token);
+        var writer = Task.Run(async () =>
+        {
+            var block = new byte[64 * 1024];
+            try
+            {
+                while (sent < length)
+                {
+                    var size = (int)Math.Min(block.Length, length - sent);
+                    sent += await socket.SendAsync(block.AsMemory(0, size), SocketFlags.None, stopWriting.Token);
+                }
+            }
+            catch (Exception ex) when (ex is SocketException or OperationCanceledException)
+            {
+                // The server stopped reading or closed: the answer, if any, is on the read side.
+            }
+        });
+
+        var received = new MemoryStream();
+        var buffer = new byte[4096];
+        try
+        {
+            while (true)
+            {
+                var read = await socket.ReceiveAsync(buffer, SocketFlags.None, deadline.Token);
+                if (read == 0)
+                {
+                    break;
+                }
+
+                received.Write(buffer, 0, read);
+            }
+        }
+        catch (SocketException)
+        {
+            // Reset after (or instead of) the answer; what arrived before counts.
+        }
+
+        await stopWriting.CancelAsync();
+        await writer;
+        var text = Encoding.ASCII.GetString(received.ToArray());
+        var parts = text.Split("\r\n", 2)[0].Split(' ');
+        var status = parts.Length >= 2 && int.TryParse(parts[1], out var parsed) ? parsed : 0;
+        return (status, text, Interlocked.Read(ref sent));
+    }
 }
