@@ -134,7 +134,7 @@ ALLOWED_SOURCE_CIDRS from a list or a comma-separated string.
 {{- end }}
 
 {{/*
-Whether the pod has any volume: certificate, TLS, client CA, key password, inbound token or extra.
+Whether the chart itself mounts a volume (certificate, TLS, client CA, key password, inbound token).
 */}}
 {{- define "fastproxy.hasVolumes" -}}
 {{- if or (include "fastproxy.certificateMounted" .) .Values.tls.secretName .Values.tls.clientCaSecretName .Values.tls.keyPasswordSecretName .Values.inboundToken.secretName }}true{{ end }}
