@@ -12,8 +12,9 @@ namespace FastProxy.Tests.Deploy;
 /// Checks the deployment files against the code: the plain manifests in deploy/manifests and the
 /// Helm chart in deploy/helm/fastproxy, rendered with `helm template` for its default values and
 /// for every documented mode (ci/*-values.yaml). Every environment variable they set must be one
-/// the configuration parser knows, and the probes must be GET /health and GET /ready on the
-/// listening port.
+/// the configuration parser knows, the probes must be GET /health and GET /ready on the listening
+/// port (on METRICS_PORT when set; HTTPS when the listener has TLS), and every file a setting names
+/// must lie in a directory mounted whole (no subPath, so rotated Secrets are followed).
 /// </summary>
 /// <remarks>
 /// helm comes from the cache that deploy/check.sh fills (FASTPROXY_TOOLS, default
@@ -25,6 +26,13 @@ public sealed class DeploymentFilesTests
     private const string DefaultCase = "default";
     private const string ExampleTargetHost = "https://example-workspace.eastus-1.metrics.ingest.monitor.azure.com";
     private const int DefaultListeningPort = 8081;
+    private const string TlsMtlsCase = "tls-mtls-values.yaml";
+
+    /// <summary>Settings that name a file the pod must be given (mounted from a Secret or CSI volume).</summary>
+    private static readonly string[] FileSettings =
+    [
+        "TLS_CERT_FILE", "TLS_KEY_FILE", "TLS_KEY_PASSWORD_FILE", "TLS_CLIENT_CA_FILE", "INBOUND_TOKEN_FILE", "AAD_CLIENT_CERTIFICATE_PATH",
+    ];
 
     /// <summary>aad-auth-proxy's Helm values, which the chart keeps by name.</summary>
     private static readonly string[] AadAuthProxyValues =
@@ -80,22 +88,132 @@ public sealed class DeploymentFilesTests
 
     [Theory]
     [MemberData(nameof(ManifestFiles))]
-    public void Manifest_probes_are_health_and_ready_on_the_listening_port(string file)
+    public void Manifest_probes_are_health_and_ready_on_the_listening_or_metrics_port(string file)
     {
         var documents = LoadDocuments(File.ReadAllText(Path.Combine(ManifestsDirectory, file)));
 
-        AssertProbesMatchListeningPort(documents, $"deploy/manifests/{file}");
+        AssertProbesMatchServingPort(documents, $"deploy/manifests/{file}");
     }
 
     [Theory]
     [MemberData(nameof(ChartCases))]
-    public void Chart_probes_are_health_and_ready_on_the_listening_port(string chartCase)
+    public void Chart_probes_are_health_and_ready_on_the_listening_or_metrics_port(string chartCase)
     {
         var documents = LoadDocuments(RenderChartCase(chartCase));
 
-        AssertProbesMatchListeningPort(documents, $"helm template ({chartCase})");
+        AssertProbesMatchServingPort(documents, $"helm template ({chartCase})");
         var deployments = documents.OfType<YamlMappingNode>().Where(d => Scalar(d, "kind") == "Deployment").ToList();
         Assert.Single(deployments);
+    }
+
+    [Theory]
+    [MemberData(nameof(ChartCases))]
+    public void Chart_files_named_by_settings_lie_in_directories_mounted_whole(string chartCase)
+    {
+        var documents = LoadDocuments(RenderChartCase(chartCase));
+
+        foreach (var container in Containers(documents))
+        {
+            var env = EnvironmentValues(container);
+            var mounts = Sequence(container, "volumeMounts").OfType<YamlMappingNode>().ToList();
+            foreach (var setting in FileSettings.Where(env.ContainsKey))
+            {
+                var directory = Path.GetDirectoryName(env[setting])!;
+                var mount = mounts.FirstOrDefault(m => string.Equals(Scalar(m, "mountPath")?.TrimEnd('/'), directory, StringComparison.Ordinal));
+                if (mount is null)
+                {
+                    Assert.Fail($"helm template ({chartCase}): {setting}={env[setting]} but nothing is mounted at {directory}");
+                }
+
+                // A subPath mount is a copy the kubelet never updates: a renewed certificate or token would not be seen.
+                Assert.Null(Scalar(mount, "subPath"));
+                Assert.Equal("true", Scalar(mount, "readOnly"));
+            }
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(ChartCases))]
+    public void Chart_service_monitor_scrapes_the_port_that_serves_metrics(string chartCase)
+    {
+        var documents = LoadDocuments(RenderChartCase(chartCase));
+        var monitor = Objects(documents, "ServiceMonitor").SingleOrDefault();
+        if (monitor is null)
+        {
+            return;
+        }
+
+        var env = EnvironmentValues(Assert.Single(Containers(documents)));
+        var endpoint = Assert.IsType<YamlMappingNode>(Assert.Single(Sequence(Child<YamlMappingNode>(monitor, "spec"), "endpoints")));
+        var service = Assert.Single(Objects(documents, "Service"));
+        var servicePorts = Sequence(Child<YamlMappingNode>(service, "spec"), "ports").OfType<YamlMappingNode>().ToList();
+
+        var (expectedPort, expectedScheme) = env.ContainsKey("METRICS_PORT") ? ("metrics", "http")
+            : env.ContainsKey("TLS_CERT_FILE") ? ("https", "https") : ("http", "http");
+
+        Assert.Equal(expectedPort, Scalar(endpoint, "port"));
+        Assert.Equal(expectedScheme, Scalar(endpoint, "scheme"));
+        Assert.Equal("/metrics", Scalar(endpoint, "path"));
+        Assert.Contains(servicePorts, p => Scalar(p, "name") == expectedPort && Scalar(p, "targetPort") == expectedPort);
+        if (expectedScheme == "https" && Child(endpoint, "tlsConfig") is null)
+        {
+            Assert.Fail($"helm template ({chartCase}): an https ServiceMonitor endpoint needs a tlsConfig (the certificate does not name the pod IP)");
+        }
+    }
+
+    [Fact]
+    public void Chart_mtls_mounts_the_tls_and_client_ca_secrets_where_the_settings_point()
+    {
+        var documents = LoadDocuments(RenderChartCase(TlsMtlsCase));
+        var values = Assert.IsType<YamlMappingNode>(LoadDocuments(File.ReadAllText(Path.Combine(ChartDirectory, "ci", TlsMtlsCase))).Single());
+        var tlsValues = Child<YamlMappingNode>(values, "tls");
+        var container = Assert.Single(Containers(documents));
+        var env = EnvironmentValues(container);
+
+        var tlsDirectory = SecretMountPath(documents, container, Scalar(tlsValues, "secretName")!);
+        var caDirectory = SecretMountPath(documents, container, Scalar(tlsValues, "clientCaSecretName")!);
+
+        Assert.Equal($"{tlsDirectory}/tls.crt", env["TLS_CERT_FILE"]);
+        Assert.Equal($"{tlsDirectory}/tls.key", env["TLS_KEY_FILE"]);
+        Assert.Equal($"{caDirectory}/{Scalar(tlsValues, "clientCaKey")}", env["TLS_CLIENT_CA_FILE"]);
+        Assert.Equal(Scalar(values, "metricsPort"), env["METRICS_PORT"]);
+        Assert.False(env.ContainsKey("H2C_PORT"));
+    }
+
+    [Fact]
+    public void Chart_mtls_with_the_ca_in_the_tls_secret_mounts_that_secret_once()
+    {
+        var documents = LoadDocuments(RunHelmTemplate(RequireHelm(),
+        [
+            "--set", $"targetHost={ExampleTargetHost}", "--set", "tls.secretName=fastproxy-tls",
+            "--set", "tls.clientCaSecretName=fastproxy-tls", "--set", "metricsPort=9090",
+        ]));
+        var container = Assert.Single(Containers(documents));
+        var env = EnvironmentValues(container);
+
+        var tlsDirectory = SecretMountPath(documents, container, "fastproxy-tls");
+
+        Assert.Equal($"{tlsDirectory}/ca.crt", env["TLS_CLIENT_CA_FILE"]);
+        Assert.Equal($"{tlsDirectory}/tls.crt", env["TLS_CERT_FILE"]);
+        Assert.Single(Sequence(container, "volumeMounts"));
+    }
+
+    public static TheoryData<string, string[]> RefusedValues() => new()
+    {
+        { "FastProxy refuses H2C_PORT with TLS", ["--set", "tls.secretName=fastproxy-tls", "--set", "h2cPort=8083"] },
+        { "needs metricsPort", ["--set", "tls.secretName=fastproxy-tls", "--set", "tls.clientCaSecretName=fastproxy-tls"] },
+        { "needs tls.secretName", ["--set", "tls.clientCaSecretName=fastproxy-ca", "--set", "metricsPort=9090"] },
+        { "metricsPort must differ", ["--set", "metricsPort=8081"] },
+    };
+
+    [Theory]
+    [MemberData(nameof(RefusedValues))]
+    public void Chart_refuses_tls_values_the_binary_would_refuse(string expectedMessage, string[] values)
+    {
+        var (exitCode, _, stderr) = RunHelm(RequireHelm(), ["--set", $"targetHost={ExampleTargetHost}", .. values]);
+
+        Assert.NotEqual(0, exitCode);
+        Assert.Contains(expectedMessage, stderr, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -189,7 +307,7 @@ public sealed class DeploymentFilesTests
             Assert.Equal(rendered, actual);
         }
 
-        AssertProbesMatchListeningPort(documents, "helm template (aad-auth-proxy values)");
+        AssertProbesMatchServingPort(documents, "helm template (aad-auth-proxy values)");
     }
 
     // ----------------------------------------------------------------------------------------
@@ -211,7 +329,7 @@ public sealed class DeploymentFilesTests
         }
     }
 
-    private static void AssertProbesMatchListeningPort(IReadOnlyList<YamlNode> documents, string source)
+    private static void AssertProbesMatchServingPort(IReadOnlyList<YamlNode> documents, string source)
     {
         var containers = Containers(documents);
         Assert.NotEmpty(containers);
@@ -239,12 +357,23 @@ public sealed class DeploymentFilesTests
                 Assert.Fail($"{source}: container {name} listens on {listeningPort} (LISTENING_PORT) but declares ports {string.Join(", ", ports.Values)}");
             }
 
-            AssertProbe(liveness, "livenessProbe", "/health", ports, listeningPort, $"{source}: container {name}");
-            AssertProbe(readiness, "readinessProbe", "/ready", ports, listeningPort, $"{source}: container {name}");
+            // METRICS_PORT moves /health and /ready to a plain-HTTP port; without it they are served
+            // by the listener, over HTTPS when it has TLS. With client certificates the kubelet
+            // (no certificate) can only probe the metrics port.
+            var (probePort, scheme) = env.TryGetValue("METRICS_PORT", out var metricsPort)
+                ? (int.Parse(metricsPort, NumberStyles.None, CultureInfo.InvariantCulture), "HTTP")
+                : (listeningPort, env.ContainsKey("TLS_CERT_FILE") ? "HTTPS" : "HTTP");
+            if (env.ContainsKey("TLS_CLIENT_CA_FILE") && metricsPort is null)
+            {
+                Assert.Fail($"{source}: container {name} requires client certificates (TLS_CLIENT_CA_FILE) but has no METRICS_PORT for the kubelet's probes");
+            }
+
+            AssertProbe(liveness, "livenessProbe", "/health", ports, probePort, scheme, $"{source}: container {name}");
+            AssertProbe(readiness, "readinessProbe", "/ready", ports, probePort, scheme, $"{source}: container {name}");
         }
     }
 
-    private static void AssertProbe(YamlMappingNode? probe, string kind, string path, Dictionary<string, int> ports, int listeningPort, string source)
+    private static void AssertProbe(YamlMappingNode? probe, string kind, string path, Dictionary<string, int> ports, int expectedPort, string expectedScheme, string source)
     {
         if (probe is null)
         {
@@ -274,9 +403,15 @@ public sealed class DeploymentFilesTests
             Assert.Fail($"{source}: {kind} port {port} names no container port");
         }
 
-        if (number != listeningPort)
+        if (number != expectedPort)
         {
-            Assert.Fail($"{source}: {kind} probes port {port} ({number}), but LISTENING_PORT is {listeningPort}");
+            Assert.Fail($"{source}: {kind} probes port {port} ({number}), but /health and /ready are served on {expectedPort} (METRICS_PORT when set, else LISTENING_PORT)");
+        }
+
+        var scheme = Scalar(httpGet, "scheme") ?? "HTTP";
+        if (!string.Equals(scheme, expectedScheme, StringComparison.Ordinal))
+        {
+            Assert.Fail($"{source}: {kind} uses scheme {scheme}, but port {expectedPort} speaks {expectedScheme}");
         }
     }
 
@@ -366,6 +501,26 @@ public sealed class DeploymentFilesTests
     private static bool IsLoopback(string? address) =>
         address is not null && (address.StartsWith("127.", StringComparison.Ordinal) || address is "::1" or "[::1]" or "localhost");
 
+    private static List<YamlMappingNode> Objects(IEnumerable<YamlNode> documents, string kind) =>
+        documents.OfType<YamlMappingNode>().Where(d => Scalar(d, "kind") == kind).ToList();
+
+    /// <summary>Where the container mounts the Secret volume of that name (whole, not a subPath).</summary>
+    private static string SecretMountPath(IEnumerable<YamlNode> documents, YamlMappingNode container, string secretName)
+    {
+        var volumes = Objects(documents, "Deployment").SelectMany(d => Sequence(Child<YamlMappingNode>(Child<YamlMappingNode>(Child<YamlMappingNode>(d, "spec"), "template"), "spec"), "volumes"))
+            .OfType<YamlMappingNode>()
+            .Where(v => Child(v, "secret") is YamlMappingNode secret && Scalar(secret, "secretName") == secretName)
+            .Select(v => Scalar(v, "name"))
+            .ToList();
+        var volume = Assert.Single(volumes);
+        var mount = Assert.Single(Sequence(container, "volumeMounts").OfType<YamlMappingNode>(), m => Scalar(m, "name") == volume);
+        Assert.Null(Scalar(mount, "subPath"));
+        return Scalar(mount, "mountPath")!.TrimEnd('/');
+    }
+
+    private static T Child<T>(YamlMappingNode mapping, string key)
+        where T : YamlNode => Assert.IsType<T>(Child(mapping, key));
+
     private static YamlNode? Child(YamlMappingNode mapping, string key) =>
         mapping.Children.TryGetValue(new YamlScalarNode(key), out var node) ? node : null;
 
@@ -386,6 +541,17 @@ public sealed class DeploymentFilesTests
     }
 
     private static string RunHelmTemplate(string helm, IEnumerable<string> valueArguments)
+    {
+        var (exitCode, stdout, stderr) = RunHelm(helm, valueArguments);
+        if (exitCode != 0)
+        {
+            Assert.Fail($"helm template {string.Join(' ', valueArguments)} failed ({exitCode}):\n{stderr}");
+        }
+
+        return stdout;
+    }
+
+    private static (int ExitCode, string Stdout, string Stderr) RunHelm(string helm, IEnumerable<string> valueArguments)
     {
         var start = new ProcessStartInfo(helm)
         {
@@ -436,12 +602,7 @@ public sealed class DeploymentFilesTests
         }
 
         process.WaitForExit(); // drains the output handlers
-        if (process.ExitCode != 0)
-        {
-            Assert.Fail($"helm template {string.Join(' ', start.ArgumentList)} failed ({process.ExitCode}):\n{stderr}");
-        }
-
-        return stdout.ToString();
+        return (process.ExitCode, stdout.ToString(), stderr.ToString());
     }
 
     private static string RequireHelm()

@@ -96,6 +96,51 @@ The certificate path for aadapplication: aadClientCertificatePath, else the moun
 {{- end }}
 
 {{/*
+TLS on the listening port: a kubernetes.io/tls Secret mounted as a directory.
+*/}}
+{{- define "fastproxy.tlsEnabled" -}}
+{{- if .Values.tls.secretName }}true{{ end }}
+{{- end }}
+
+{{/*
+The listening port's name on the container and the Service: "https" with TLS, else "http".
+*/}}
+{{- define "fastproxy.listenerPortName" -}}
+{{- if include "fastproxy.tlsEnabled" . }}https{{ else }}http{{ end }}
+{{- end }}
+
+{{/*
+The client CA bundle's path: inside the TLS Secret's directory when it is the same Secret (one
+volume), else in its own mount.
+*/}}
+{{- define "fastproxy.clientCaPath" -}}
+{{- if .Values.tls.clientCaSecretName }}
+{{- $dir := .Values.tls.clientCaMountPath }}
+{{- if eq .Values.tls.clientCaSecretName .Values.tls.secretName }}{{ $dir = .Values.tls.mountPath }}{{ end }}
+{{- printf "%s/%s" ($dir | trimSuffix "/") (.Values.tls.clientCaKey | default "ca.crt" | toString | trim) }}
+{{- end }}
+{{- end }}
+
+{{- define "fastproxy.clientCaOwnVolume" -}}
+{{- if and .Values.tls.clientCaSecretName (ne .Values.tls.clientCaSecretName .Values.tls.secretName) }}true{{ end }}
+{{- end }}
+
+{{/*
+ALLOWED_SOURCE_CIDRS from a list or a comma-separated string.
+*/}}
+{{- define "fastproxy.allowedSourceCidrs" -}}
+{{- $v := .Values.allowedSourceCidrs }}
+{{- if kindIs "slice" $v }}{{ join "," $v }}{{ else if $v }}{{ $v | toString | trim }}{{ end }}
+{{- end }}
+
+{{/*
+Whether the chart itself mounts a volume (certificate, TLS, client CA, key password, inbound token).
+*/}}
+{{- define "fastproxy.hasVolumes" -}}
+{{- if or (include "fastproxy.certificateMounted" .) .Values.tls.secretName .Values.tls.clientCaSecretName .Values.tls.keyPasswordSecretName .Values.inboundToken.secretName }}true{{ end }}
+{{- end }}
+
+{{/*
 Checks that fail the install with one clear message, instead of a pod that exits 2.
 */}}
 {{- define "fastproxy.validate" -}}
@@ -138,6 +183,30 @@ Checks that fail the install with one clear message, instead of a pod that exits
 {{- if eq (.Values.h2cPort | int) $port }}
 {{- fail "h2cPort must differ from listeningPort" }}
 {{- end }}
+{{- end }}
+{{- if .Values.metricsPort }}
+{{- $metrics := .Values.metricsPort | int }}
+{{- if or (lt $metrics 1) (gt $metrics 65535) }}
+{{- fail (printf "metricsPort %v is not a port number" .Values.metricsPort) }}
+{{- end }}
+{{- if or (eq $metrics $port) (and .Values.h2cPort (eq $metrics (.Values.h2cPort | int))) }}
+{{- fail "metricsPort must differ from listeningPort and h2cPort" }}
+{{- end }}
+{{- end }}
+{{- if and .Values.h2cPort .Values.tls.secretName }}
+{{- fail "h2cPort cannot be combined with tls.secretName: FastProxy refuses H2C_PORT with TLS (the TLS listening port already offers HTTP/2 by ALPN). Unset h2cPort." }}
+{{- end }}
+{{- if and .Values.tls.clientCaSecretName (not .Values.tls.secretName) }}
+{{- fail "tls.clientCaSecretName (client certificates) needs tls.secretName: mTLS runs on the TLS listener" }}
+{{- end }}
+{{- if and .Values.tls.keyPasswordSecretName (not .Values.tls.secretName) }}
+{{- fail "tls.keyPasswordSecretName needs tls.secretName (it is the password of tls.key)" }}
+{{- end }}
+{{- if and .Values.tls.clientCaSecretName (not .Values.metricsPort) }}
+{{- fail "tls.clientCaSecretName (mTLS) needs metricsPort: kubelet probes carry no client certificate, so /health and /ready must be served on the plain-HTTP metrics port (e.g. --set metricsPort=9090)" }}
+{{- end }}
+{{- if and .Values.inboundToken.secretName (not .Values.inboundToken.key) }}
+{{- fail "inboundToken.secretName needs inboundToken.key (the Secret's key holding the token)" }}
 {{- end }}
 {{- $headers := .Values.overrideRequestHeaders }}
 {{- if and $headers (not (kindIs "map" $headers)) (not (kindIs "string" $headers)) }}
