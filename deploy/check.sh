@@ -192,6 +192,9 @@ must_fail "two certificate sources" "not both" "${target[@]}" --set identityType
     --set certificate.secretName=s --set certificate.csi.secretProviderClass=c --set certificate.fileName=f
 must_fail "workloadidentity without a client id" "needs aadClientId" "${target[@]}" --set identityType=workloadIdentity
 must_fail "a grace period not above the drain timeout" "must exceed" "${target[@]}" --set terminationGracePeriodSeconds=25
+must_fail "h2cPort with TLS" "refuses H2C_PORT with TLS" "${target[@]}" --set tls.secretName=s --set h2cPort=8083
+must_fail "mTLS without metricsPort" "needs metricsPort" "${target[@]}" --set tls.secretName=s --set tls.clientCaSecretName=s
+must_fail "client CA without TLS" "needs tls.secretName" "${target[@]}" --set tls.clientCaSecretName=s --set metricsPort=9090
 must_fail "overrideRequestHeaders as a list" "overrideRequestHeaders must be" "${target[@]}" --set 'overrideRequestHeaders={a,b}'
 
 for casing in systemassigned SystemAssigned SYSTEMASSIGNED " systemAssigned "; do
