@@ -2,7 +2,7 @@ using Microsoft.Extensions.Logging;
 
 namespace FastProxy.Telemetry;
 
-/// <summary>Listener and inbound security log lines; ids 600–619 (TLS: 610–619). Highest id in use here: 612.</summary>
+/// <summary>Listener and inbound security log lines; ids 600–629 (TLS: 610–619; connections Kestrel ended: 620). Highest id in use here: 620.</summary>
 internal static partial class Log
 {
     [LoggerMessage(EventId = 600, Level = LogLevel.Information, Message = "Inbound token file {Path} changed; the new token is required from now on")]
@@ -19,6 +19,9 @@ internal static partial class Log
 
     [LoggerMessage(EventId = 611, Level = LogLevel.Warning, Message = "Listener TLS files changed but could not be loaded: {Setting} {Reason}; certificate {InUse} stays in use until a good file replaces it")]
     public static partial void ListenerTlsReloadFailed(ILogger logger, string setting, string reason, string inUse);
+
+    [LoggerMessage(EventId = 620, Level = LogLevel.Warning, Message = "Client connection ended by the listener: {Reason}: {Advice} ({Suppressed} similar endings not logged in the last interval)")]
+    public static partial void ClientConnectionEnded(ILogger logger, string reason, string advice, long suppressed);
 
     [LoggerMessage(EventId = 612, Level = LogLevel.Warning, Message = "TLS handshake refused: {Reason} ({Suppressed} similar refusals not logged in the last interval)")]
     public static partial void ClientCertificateRefused(ILogger logger, string reason, long suppressed);

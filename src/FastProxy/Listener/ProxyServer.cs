@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Diagnostics.Metrics;
 using System.Net;
 using Azure.Core;
 using FastProxy.Configuration;
@@ -163,7 +164,12 @@ internal sealed class ProxyServer : IAsyncDisposable
                 options.Security, inboundToken, new AzureBodySizeWatch(metrics.Meter, listenerLog, time));
         });
 
+        builder.Services.AddSingleton(sp => new ClientConnectionErrors(metrics.Meter, sp.GetRequiredService<IMeterFactory>(), options.Security,
+            sp.GetRequiredService<ILoggerFactory>().CreateLogger("FastProxy.Listener"), time));
+
         app = builder.Build();
+        // Listening starts before Kestrel does, so no connection's ending is missed.
+        app.Services.GetRequiredService<ClientConnectionErrors>();
         var handler = app.Services.GetRequiredService<RequestHandler>();
         app.Run(handler.HandleAsync);
         return new ProxyServer(app, options, createdAt, metrics, otlp);

@@ -236,6 +236,53 @@ public sealed class InboundSecurityTests : IDisposable
     }
 
     [Fact]
+    public async Task TooManyHeaders_KestrelsBareAnswer_IsCountedAndLoggedNamingTheSetting()
+    {
+        await using var upstream = await FakeUpstream.StartAsync();
+        var loaded = new ConfigurationLoader(new Dictionary<Setting, string?>(), new Dictionary<string, string>(StringComparer.Ordinal)
+        {
+            ["TARGET_HOST"] = upstream.BaseUrl,
+            ["IDENTITY_TYPE"] = "systemassigned",
+            ["LISTEN_ADDRESS"] = "127.0.0.1",
+            ["MAX_REQUEST_HEADER_COUNT"] = "20",
+        }.GetValueOrDefault).Load();
+        Assert.True(loaded.IsValid, string.Join("; ", loaded.Errors));
+        var logs = new LogCapture();
+        await using var server = ProxyServer.Create(loaded.Options! with { ListeningPort = 0 },
+            new ProxyServerDependencies { Credential = new StaticTokenCredential("t"), ExtraLogger = logs });
+        await server.StartAsync(Cancel);
+        using var client = TestHttp.CreateClient(server.Addresses[0]);
+        using var request = Post(null);
+        for (var i = 0; i < 30; i++)
+        {
+            request.Headers.TryAddWithoutValidation($"x-extra-{i}", "v");
+        }
+
+        using var response = await client.SendAsync(request, Cancel);
+        Assert.Equal(HttpStatusCode.RequestHeaderFieldsTooLarge, response.StatusCode);
+
+        // Kestrel records the connection's end once it has closed it, just after the answer; the
+        // count and the log line follow on Kestrel's thread.
+        const string Series = "fastproxy_client_connection_errors_total{reason=\"max_request_header_count_exceeded\"} 1";
+        var scrape = "";
+        for (var attempt = 0; attempt < 200 && !(scrape.Contains(Series, StringComparison.Ordinal) && logs.Lines.Any(l => l.EventId == 620)); attempt++)
+        {
+            if (attempt > 0)
+            {
+                await Task.Delay(TimeSpan.FromMilliseconds(50), Cancel);
+            }
+
+            scrape = await client.GetStringAsync(new Uri("/metrics", UriKind.Relative), Cancel);
+        }
+
+        Assert.Contains(Series, scrape, StringComparison.Ordinal);
+        var line = Assert.Single(logs.Lines, l => l.EventId == 620);
+        Assert.Contains("MAX_REQUEST_HEADER_COUNT (20)", line.Text, StringComparison.Ordinal);
+        Assert.Empty(upstream.Requests);
+        await server.StopAsync();
+    }
+
+    [Fact]
     public async Task HeadersTooLarge_Is431()
     {
         await using var upstream = await FakeUpstream.StartAsync();
