@@ -1,9 +1,5 @@
-using System.Net;
 using FastProxy.IntegrationTests.Support;
-using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
-using Microsoft.Extensions.Logging;
 
 namespace FastProxy.EndToEndTests;
 
@@ -19,7 +15,7 @@ internal sealed class RestartableHost : IAsyncDisposable
     private readonly RequestDelegate _handler;
     private readonly Lock _gate = new();
     private readonly List<(DateTimeOffset From, DateTimeOffset To)> _outages = [];
-    private WebApplication? _app;
+    private LoopbackHost? _host;
     private DateTimeOffset? _downSince;
 
     private RestartableHost(RequestDelegate handler, int port)
@@ -32,7 +28,7 @@ internal sealed class RestartableHost : IAsyncDisposable
 
     public string BaseUrl => $"http://127.0.0.1:{Port}";
 
-    public bool IsUp => _app is not null;
+    public bool IsUp => _host is not null;
 
     /// <summary>Completed outages: from the kill to the moment the new server listened.</summary>
     public IReadOnlyList<(DateTimeOffset From, DateTimeOffset To)> Outages
@@ -56,7 +52,7 @@ internal sealed class RestartableHost : IAsyncDisposable
     /// <summary>Starts a new server on <see cref="Port"/>.</summary>
     public async Task StartAsync()
     {
-        if (_app is not null)
+        if (_host is not null)
         {
             throw new InvalidOperationException("already running");
         }
@@ -64,17 +60,14 @@ internal sealed class RestartableHost : IAsyncDisposable
         var deadline = DateTime.UtcNow + RebindTimeout;
         while (true)
         {
-            var app = Build();
             try
             {
-                await app.StartAsync();
-                _app = app;
+                _host = await LoopbackHost.StartAsync(_handler, port: Port);
                 break;
             }
             catch (IOException) when (DateTime.UtcNow < deadline)
             {
                 // The old listener's socket is still being torn down; bounded by the deadline.
-                await app.DisposeAsync();
                 await Task.Delay(50);
             }
         }
@@ -92,44 +85,22 @@ internal sealed class RestartableHost : IAsyncDisposable
     /// <summary>Stops the server at once: open connections and in-flight requests are aborted, the port closes.</summary>
     public async Task KillAsync()
     {
-        var app = _app ?? throw new InvalidOperationException("not running");
-        _app = null;
+        var host = _host ?? throw new InvalidOperationException("not running");
+        _host = null;
         lock (_gate)
         {
             _downSince = DateTimeOffset.UtcNow;
         }
 
-        // An already-cancelled token skips the graceful drain: Kestrel aborts every connection.
-        await app.StopAsync(new CancellationToken(canceled: true));
-        await app.DisposeAsync();
-    }
-
-    private WebApplication Build()
-    {
-        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions
-        {
-            Args = ["--hostBuilder:reloadConfigOnChange=false"],
-            ContentRootPath = AppContext.BaseDirectory,
-        });
-        builder.Logging.ClearProviders();
-        builder.WebHost.ConfigureKestrel(kestrel =>
-        {
-            kestrel.AddServerHeader = false;
-            kestrel.Limits.MaxRequestBodySize = null;
-            kestrel.Listen(IPAddress.Loopback, Port);
-        });
-        var app = builder.Build();
-        app.Run(_handler);
-        return app;
+        await host.KillAsync();
     }
 
     public async ValueTask DisposeAsync()
     {
-        if (_app is { } app)
+        if (_host is { } host)
         {
-            _app = null;
-            await app.StopAsync(new CancellationToken(canceled: true));
-            await app.DisposeAsync();
+            _host = null;
+            await host.KillAsync();
         }
     }
 }
