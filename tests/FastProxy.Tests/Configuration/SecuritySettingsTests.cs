@@ -1,5 +1,6 @@
 using System.Net;
 using FastProxy.Configuration;
+using FastProxy.Tests.Support;
 using FastProxy.Listener;
 
 namespace FastProxy.Tests.Configuration;
@@ -10,20 +11,7 @@ public sealed class SecuritySettingsTests : IDisposable
 
     public void Dispose() => Directory.Delete(_directory, recursive: true);
 
-    private static ConfigurationResult Load(params (string Name, string Value)[] extra)
-    {
-        var environment = new Dictionary<string, string>
-        {
-            ["TARGET_HOST"] = "myws-abcd.eastus-1.metrics.ingest.monitor.azure.com",
-            ["IDENTITY_TYPE"] = "systemassigned",
-        };
-        foreach (var (name, value) in extra)
-        {
-            environment[name] = value;
-        }
-
-        return new ConfigurationLoader(new Dictionary<Setting, string?>(), name => environment.GetValueOrDefault(name)).Load();
-    }
+    private static ConfigurationResult Load(params (string Name, string Value)[] extra) => ConfigurationFixture.LoadIngestion(extra);
 
     private string TokenFile(string content)
     {

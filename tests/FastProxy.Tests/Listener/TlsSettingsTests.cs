@@ -1,6 +1,7 @@
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using FastProxy.Configuration;
+using FastProxy.Tests.Support;
 using FastProxy.Tests.Identity;
 
 namespace FastProxy.Tests.Listener;
@@ -12,20 +13,7 @@ public sealed class TlsSettingsTests : IDisposable
 
     public void Dispose() => Directory.Delete(_directory, recursive: true);
 
-    private static ConfigurationResult Load(params (string Name, string Value)[] extra)
-    {
-        var environment = new Dictionary<string, string>
-        {
-            ["TARGET_HOST"] = "myws-abcd.eastus-1.metrics.ingest.monitor.azure.com",
-            ["IDENTITY_TYPE"] = "systemassigned",
-        };
-        foreach (var (name, value) in extra)
-        {
-            environment[name] = value;
-        }
-
-        return new ConfigurationLoader(new Dictionary<Setting, string?>(), name => environment.GetValueOrDefault(name)).Load();
-    }
+    private static ConfigurationResult Load(params (string Name, string Value)[] extra) => ConfigurationFixture.LoadIngestion(extra);
 
     private string WriteFile(string name, string content)
     {
