@@ -41,7 +41,7 @@ internal sealed class HttpForwarder
     private readonly HttpMessageInvoker _upstream;
     private readonly ErrorResponder _errors;
     private readonly TimeProvider _time;
-    private readonly TimeSpan _timeout;
+    private readonly ActivityTimeoutPool _timeouts;
     private readonly KeyValuePair<string, string>[] _overrides;
     private readonly ForwardingTelemetry _telemetry;
     private readonly PayloadTap? _tap;
@@ -59,7 +59,7 @@ internal sealed class HttpForwarder
         _upstream = upstream;
         _errors = errors;
         _time = time;
-        _timeout = options.UpstreamTimeout;
+        _timeouts = new ActivityTimeoutPool(options.UpstreamTimeout, time);
         _overrides = [.. options.OverrideRequestHeaders];
         _telemetry = telemetry ?? ForwardingTelemetry.Unobserved(time);
     }
@@ -69,6 +69,8 @@ internal sealed class HttpForwarder
         // 0. Telemetry: in-flight count and start time; a span only when tracing is on. The
         //    finally block records the outcome, whichever step returned.
         var measure = _telemetry.Begin(context, route.Name);
+        ActivityTimeout? activity = null;
+        StreamingRequestContent? content = null;
         try
         {
             // 1. The token: a volatile read of an immutable snapshot. No lock, no await.
@@ -79,7 +81,7 @@ internal sealed class HttpForwarder
                 return;
             }
 
-            using var activity = new ActivityTimeout(_timeout, _time, context.RequestAborted);
+            activity = _timeouts.Rent(context.RequestAborted);
 
             // 2. The upstream request. The target Uri is built byte for byte from the raw request
             //    target (canonicalisation off) and cached per route for the common single path.
@@ -94,7 +96,6 @@ internal sealed class HttpForwarder
             // 4 (before 3, so content headers have a home). The body streams from Kestrel's pipe,
             //   counted as it goes; 1 request in N is also copied for the diagnostics tap. Only an
             //   explicitly enabled 2.0 -> 1.0 translation holds a body whole (it must decode it).
-            StreamingRequestContent? content = null;
             if (context.Features.Get<IHttpRequestBodyDetectionFeature>()?.CanHaveBody == true)
             {
                 if (_translateV2 && RemoteWriteTranslation.Applies(context.Request.ContentType))
@@ -179,6 +180,13 @@ internal sealed class HttpForwarder
         }
         finally
         {
+            if (activity is not null)
+            {
+                // A body copy still running (the target answered before reading it all) keeps
+                // its token; that instance is disposed instead of reused.
+                _timeouts.Return(activity, stillInUse: content is { Copying: true });
+            }
+
             _telemetry.End(ref measure, context);
         }
     }
@@ -257,14 +265,30 @@ internal sealed class HttpForwarder
             return;
         }
 
-        if (remote.IsIPv4MappedToIPv6)
+        var existing = context.Request.Headers["X-Forwarded-For"];
+        var address = AddressText(remote);
+        var value = existing.Count == 0 ? address : existing.ToString() + ", " + address;
+        request.Headers.TryAddWithoutValidation("X-Forwarded-For", value);
+    }
+
+    // The last client address and its text. IPAddress caches its own text, but Kestrel creates one
+    // per connection, and the default dual-stack listener reports IPv4 clients as IPv4-mapped
+    // addresses, whose mapping made a new IPAddress and string on every request. A proxy usually
+    // serves one Prometheus (or a few), so one entry is enough.
+    private static RemoteAddressText? s_lastRemote;
+
+    private sealed record RemoteAddressText(IPAddress Address, string Text);
+
+    private static string AddressText(IPAddress remote)
+    {
+        if (s_lastRemote is { } last && last.Address.Equals(remote))
         {
-            remote = remote.MapToIPv4();
+            return last.Text;
         }
 
-        var existing = context.Request.Headers["X-Forwarded-For"];
-        var value = existing.Count == 0 ? remote.ToString() : existing.ToString() + ", " + remote;
-        request.Headers.TryAddWithoutValidation("X-Forwarded-For", value);
+        var text = (remote.IsIPv4MappedToIPv6 ? remote.MapToIPv4() : remote).ToString();
+        s_lastRemote = new RemoteAddressText(remote, text);
+        return text;
     }
 
     private static void SetHeader(HttpRequestMessage request, HttpContent? content, string name, string value)

@@ -48,6 +48,9 @@ internal sealed class StreamingRequestContent : HttpContent
 
     public bool Started => Volatile.Read(ref _started) != 0;
 
+    /// <summary>True from the start of the copy until it has stopped (finished or failed).</summary>
+    public bool Copying => Volatile.Read(ref _started) == 1;
+
     // Set on the 1 request in N that the diagnostics tap samples: the body is also copied into
     // the capture while it streams, and handed to the tap once complete.
     private TapCapture? _capture;
@@ -116,6 +119,7 @@ internal sealed class StreamingRequestContent : HttpContent
         }
         finally
         {
+            Volatile.Write(ref _started, 2);
             // A body that broke off is not decoded.
             _capture?.Dispose();
             _capture = null;
