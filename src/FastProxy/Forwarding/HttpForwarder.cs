@@ -7,6 +7,7 @@ using FastProxy.Configuration;
 using FastProxy.Diagnostics;
 using FastProxy.Protocol;
 using FastProxy.Identity;
+using FastProxy.Listener;
 using FastProxy.Telemetry;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
@@ -48,10 +49,12 @@ internal sealed class HttpForwarder
     private readonly bool _translateV2;
     private readonly int _maxTranslatedBytes;
     private readonly UpstreamStatusPolicy _statusPolicy;
+    private readonly AzureBodySizeWatch? _bodySizeWatch;
 
     public HttpForwarder(HttpMessageInvoker upstream, ErrorResponder errors, ProxyOptions options, TimeProvider time,
-        ForwardingTelemetry? telemetry = null, PayloadTap? tap = null)
+        ForwardingTelemetry? telemetry = null, PayloadTap? tap = null, AzureBodySizeWatch? bodySizeWatch = null)
     {
+        _bodySizeWatch = bodySizeWatch;
         _tap = tap is { Enabled: true } ? tap : null;
         _translateV2 = options.Diagnostics.TranslateV2ToV1;
         _maxTranslatedBytes = options.Diagnostics.MaxDecompressedBytes;
@@ -110,6 +113,11 @@ internal sealed class HttpForwarder
                 else
                 {
                     content = new StreamingRequestContent(context.Request.BodyReader, context.Request.ContentLength, activity, _telemetry, route.Name);
+                    if (_bodySizeWatch is not null && context.Request.ContentLength is null && AzureBodySizeWatch.IsAzureMonitorIngestion(route))
+                    {
+                        content.WatchSize(_bodySizeWatch, route);
+                    }
+
                     if (_tap?.TryStart(context.Request.ContentLength, route.Name, context.Request.ContentType) is { } capture)
                     {
                         content.StartCapture(capture);
