@@ -23,7 +23,11 @@ internal sealed class ActivityTimeout : IDisposable
     private readonly TimeSpan _timeout;
     private readonly TimeProvider _time;
     private readonly ITimer _timer;
-    private CancellationTokenSource _source = new();
+    private readonly CancellationTokenSource _source = new();
+
+    // Orders the timer's decision to cancel against the request's return to the pool, so a tick
+    // that raced with the end of one request can never cancel the next one's source.
+    private readonly Lock _gate = new();
     private CancellationToken _clientAborted;
     private CancellationTokenRegistration _clientRegistration;
 
@@ -31,9 +35,10 @@ internal sealed class ActivityTimeout : IDisposable
     // read only delays the decision to the next timer tick.
     private long _lastActivity;
 
-    // 1 while a request owns this instance; a timer tick that races with the return sees 0 and
-    // leaves the (pooled) source alone.
-    private int _active;
+    // Written under _gate: Idle, Active while a request owns this instance, Firing once the timer
+    // decided to cancel (the source then never goes back to the pool).
+    private int _state;
+    private const int Idle = 0, Active = 1, Firing = 2;
 
     public ActivityTimeout(TimeSpan timeout, TimeProvider time, CancellationToken clientAborted)
         : this(timeout, time)
@@ -66,7 +71,11 @@ internal sealed class ActivityTimeout : IDisposable
         _clientAborted = clientAborted;
         _lastActivity = _time.GetTimestamp();
         _clientRegistration = clientAborted.UnsafeRegister(static state => ((CancellationTokenSource)state!).Cancel(), _source);
-        Volatile.Write(ref _active, 1);
+        lock (_gate)
+        {
+            _state = Active;
+        }
+
         _timer.Change(_timeout, Timeout.InfiniteTimeSpan);
     }
 
@@ -76,23 +85,39 @@ internal sealed class ActivityTimeout : IDisposable
     /// </summary>
     internal bool TryReset()
     {
-        Volatile.Write(ref _active, 0);
+        bool firing;
+        lock (_gate)
+        {
+            firing = _state == Firing;
+            _state = Idle;
+        }
+
         _timer.Change(Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
         // Waits for a running client-abort callback, so the source is quiet afterwards.
         _clientRegistration.Dispose();
         _clientRegistration = default;
         _clientAborted = default;
-        return _source.TryReset();
+        return !firing && _source.TryReset();
     }
 
     private void OnTimer()
     {
-        if (Volatile.Read(ref _active) == 0)
+        TimeSpan silence;
+        lock (_gate)
         {
-            return;
+            if (_state != Active)
+            {
+                return;
+            }
+
+            silence = _time.GetElapsedTime(Volatile.Read(ref _lastActivity));
+            if (silence >= _timeout)
+            {
+                // Decided under the lock, cancelled outside it (cancellation runs callbacks).
+                _state = Firing;
+            }
         }
 
-        var silence = _time.GetElapsedTime(Volatile.Read(ref _lastActivity));
         if (silence >= _timeout)
         {
             try
@@ -118,7 +143,11 @@ internal sealed class ActivityTimeout : IDisposable
 
     public void Dispose()
     {
-        Volatile.Write(ref _active, 0);
+        lock (_gate)
+        {
+            _state = Idle;
+        }
+
         _timer.Dispose();
         _clientRegistration.Dispose();
         _source.Dispose();
