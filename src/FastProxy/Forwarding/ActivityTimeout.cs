@@ -1,3 +1,5 @@
+using System.Collections.Concurrent;
+
 namespace FastProxy.Forwarding;
 
 /// <summary>
@@ -10,31 +12,48 @@ namespace FastProxy.Forwarding;
 /// <see cref="Touch"/> runs once per body chunk in both directions, so it only stores a timestamp.
 /// The earlier version called <c>CancelAfter</c> there, which re-arms a timer under the runtime's
 /// timer-queue lock on every chunk (measured: see perf-baselines/CHANGES.md). Now the timer is
-/// armed once; when it fires it compares the silence with the timeout and either cancels or
-/// re-arms itself for the remainder.
+/// armed once per request; when it fires it compares the silence with the timeout and either
+/// cancels or re-arms itself for the remainder.
+/// Instances are pooled (<see cref="ActivityTimeoutPool"/>): the source is reset with
+/// <see cref="CancellationTokenSource.TryReset"/> and the timer is re-armed instead of created,
+/// which saves the source, the timer and their bookkeeping on every request.
 /// </remarks>
 internal sealed class ActivityTimeout : IDisposable
 {
-    private readonly CancellationTokenSource _source = new();
-    private readonly CancellationToken _clientAborted;
     private readonly TimeSpan _timeout;
     private readonly TimeProvider _time;
     private readonly ITimer _timer;
-    private readonly CancellationTokenRegistration _clientRegistration;
+    private readonly CancellationTokenSource _source = new();
+
+    // Orders the timer's decision to cancel against the request's return to the pool, so a tick
+    // that raced with the end of one request can never cancel the next one's source.
+    private readonly Lock _gate = new();
+    private CancellationToken _clientAborted;
+    private CancellationTokenRegistration _clientRegistration;
 
     // Written by the request's own reads and writes, read by the timer callback; a torn or stale
     // read only delays the decision to the next timer tick.
     private long _lastActivity;
 
+    // Written under _gate: Idle, Active while a request owns this instance, Firing once the timer
+    // decided to cancel (the source then never goes back to the pool).
+    private int _state;
+    private const int Idle = 0, Active = 1, Firing = 2;
+
     public ActivityTimeout(TimeSpan timeout, TimeProvider time, CancellationToken clientAborted)
+        : this(timeout, time)
     {
-        _clientAborted = clientAborted;
+        Start(clientAborted);
+    }
+
+    private ActivityTimeout(TimeSpan timeout, TimeProvider time)
+    {
         _timeout = timeout;
         _time = time;
-        _lastActivity = time.GetTimestamp();
-        _clientRegistration = clientAborted.UnsafeRegister(static state => ((CancellationTokenSource)state!).Cancel(), _source);
-        _timer = time.CreateTimer(static state => ((ActivityTimeout)state!).OnTimer(), this, timeout, Timeout.InfiniteTimeSpan);
+        _timer = time.CreateTimer(static state => ((ActivityTimeout)state!).OnTimer(), this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
     }
+
+    internal static ActivityTimeout CreateIdle(TimeSpan timeout, TimeProvider time) => new(timeout, time);
 
     public CancellationToken Token => _source.Token;
 
@@ -46,9 +65,59 @@ internal sealed class ActivityTimeout : IDisposable
     /// <summary>Records progress: the silence timer starts again.</summary>
     public void Touch() => Volatile.Write(ref _lastActivity, _time.GetTimestamp());
 
+    /// <summary>Arms the instance for one request.</summary>
+    internal void Start(CancellationToken clientAborted)
+    {
+        _clientAborted = clientAborted;
+        _lastActivity = _time.GetTimestamp();
+        _clientRegistration = clientAborted.UnsafeRegister(static state => ((CancellationTokenSource)state!).Cancel(), _source);
+        lock (_gate)
+        {
+            _state = Active;
+        }
+
+        _timer.Change(_timeout, Timeout.InfiniteTimeSpan);
+    }
+
+    /// <summary>
+    /// Disarms the instance after its request; false when it cannot be reused (its source fired),
+    /// in which case the caller disposes it.
+    /// </summary>
+    internal bool TryReset()
+    {
+        bool firing;
+        lock (_gate)
+        {
+            firing = _state == Firing;
+            _state = Idle;
+        }
+
+        _timer.Change(Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+        // Waits for a running client-abort callback, so the source is quiet afterwards.
+        _clientRegistration.Dispose();
+        _clientRegistration = default;
+        _clientAborted = default;
+        return !firing && _source.TryReset();
+    }
+
     private void OnTimer()
     {
-        var silence = _time.GetElapsedTime(Volatile.Read(ref _lastActivity));
+        TimeSpan silence;
+        lock (_gate)
+        {
+            if (_state != Active)
+            {
+                return;
+            }
+
+            silence = _time.GetElapsedTime(Volatile.Read(ref _lastActivity));
+            if (silence >= _timeout)
+            {
+                // Decided under the lock, cancelled outside it (cancellation runs callbacks).
+                _state = Firing;
+            }
+        }
+
         if (silence >= _timeout)
         {
             try
@@ -74,8 +143,70 @@ internal sealed class ActivityTimeout : IDisposable
 
     public void Dispose()
     {
+        lock (_gate)
+        {
+            _state = Idle;
+        }
+
         _timer.Dispose();
         _clientRegistration.Dispose();
         _source.Dispose();
+    }
+}
+
+/// <summary>
+/// Reuses <see cref="ActivityTimeout"/> instances across requests. Bounded: beyond
+/// <see cref="MaxIdle"/> idle instances a returned one is disposed, so a burst does not stay resident.
+/// </summary>
+internal sealed class ActivityTimeoutPool
+{
+    internal const int MaxIdle = 256;
+
+    private readonly ConcurrentQueue<ActivityTimeout> _idle = new();
+    private readonly TimeSpan _timeout;
+    private readonly TimeProvider _time;
+    private int _idleCount;
+
+    public ActivityTimeoutPool(TimeSpan timeout, TimeProvider time)
+    {
+        _timeout = timeout;
+        _time = time;
+    }
+
+    public ActivityTimeout Rent(CancellationToken clientAborted)
+    {
+        if (!_idle.TryDequeue(out var activity))
+        {
+            activity = ActivityTimeout.CreateIdle(_timeout, _time);
+        }
+        else
+        {
+            Interlocked.Decrement(ref _idleCount);
+        }
+
+        activity.Start(clientAborted);
+        return activity;
+    }
+
+    /// <summary>
+    /// Takes the instance back. <paramref name="stillInUse"/> is true when something may still
+    /// hold its token (a request-body copy that has not finished): then it is disposed, never reused.
+    /// </summary>
+    public void Return(ActivityTimeout activity, bool stillInUse)
+    {
+        if (stillInUse || !activity.TryReset())
+        {
+            activity.Dispose();
+            return;
+        }
+
+        if (Interlocked.Increment(ref _idleCount) > MaxIdle)
+        {
+            Interlocked.Decrement(ref _idleCount);
+            activity.Dispose();
+            return;
+        }
+
+        _idle.Enqueue(activity);
     }
 }

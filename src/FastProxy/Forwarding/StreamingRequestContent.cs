@@ -2,6 +2,7 @@ using System.Buffers;
 using System.IO.Pipelines;
 using System.Net;
 using FastProxy.Diagnostics;
+using FastProxy.Listener;
 using FastProxy.Telemetry;
 
 namespace FastProxy.Forwarding;
@@ -48,11 +49,23 @@ internal sealed class StreamingRequestContent : HttpContent
 
     public bool Started => Volatile.Read(ref _started) != 0;
 
+    /// <summary>True from the start of the copy until it has stopped (finished or failed).</summary>
+    public bool Copying => Volatile.Read(ref _started) == 1;
+
     // Set on the 1 request in N that the diagnostics tap samples: the body is also copied into
     // the capture while it streams, and handed to the tap once complete.
     private TapCapture? _capture;
 
     public void StartCapture(TapCapture capture) => _capture = capture;
+
+    // Set only for a chunked body to an Azure Monitor ingestion route: flagged once the streamed
+    // count passes the 1 MB limit (a declared Content-Length is flagged before forwarding). One
+    // field, and an object only on that path, so the common request does not grow.
+    private ChunkedSizeWatch? _sizeWatch;
+
+    private sealed record ChunkedSizeWatch(AzureBodySizeWatch Watch, ProxyRoute Route);
+
+    public void WatchSize(AzureBodySizeWatch watch, ProxyRoute route) => _sizeWatch = new ChunkedSizeWatch(watch, route);
 
     protected override Task SerializeToStreamAsync(Stream stream, TransportContext? context) =>
         SerializeToStreamAsync(stream, context, CancellationToken.None);
@@ -96,6 +109,12 @@ internal sealed class StreamingRequestContent : HttpContent
 
                     _capture?.Append(buffer);
                     BytesCopied += buffer.Length;
+                    if (_sizeWatch is not null && BytesCopied > AzureBodySizeWatch.AzureMonitorLimitBytes)
+                    {
+                        _sizeWatch.Watch.Observe(_sizeWatch.Route, BytesCopied);
+                        _sizeWatch = null;
+                    }
+
                     _telemetry?.RequestBytes(_route, buffer.Length);
                     _activity.Touch();
                 }
@@ -116,6 +135,7 @@ internal sealed class StreamingRequestContent : HttpContent
         }
         finally
         {
+            Volatile.Write(ref _started, 2);
             // A body that broke off is not decoded.
             _capture?.Dispose();
             _capture = null;

@@ -6,10 +6,12 @@ using Microsoft.Extensions.Logging;
 namespace FastProxy.Listener;
 
 /// <summary>
-/// Flags requests that Azure Monitor will refuse for their size: a declared body above 1,000,000
-/// bytes to an ingestion endpoint is counted (fastproxy_requests_over_target_limit_total) and logged,
-/// at most once per interval, naming the fix: a smaller max_samples_per_send. The request is still
-/// forwarded; the target's own answer is the authority.
+/// Flags requests that Azure Monitor will refuse for their size: a body above 1,000,000 bytes to an
+/// ingestion endpoint is counted (fastproxy_requests_over_target_limit_total) and logged, at most
+/// once per interval, naming the fix: a smaller max_samples_per_send. A declared Content-Length is
+/// checked before forwarding (<see cref="RequestHandler"/>); a chunked body is flagged by the
+/// forwarder's request content once its streamed byte count passes the limit, with that count.
+/// The request is still forwarded; the target's own answer is the authority.
 /// </summary>
 internal sealed class AzureBodySizeWatch
 {

@@ -1,0 +1,97 @@
+#!/usr/bin/env bash
+# Deterministic per-request figures for one FastProxy binary, for a shared (noisy) machine where
+# wall-clock throughput means little: system calls per request (strace -c -f), proxy CPU time per
+# request, peak RSS, and optionally a perf profile with the AOT symbols.
+#
+#   bench/load/profile.sh BIN [SCENARIO] [REQUESTS]
+#     BIN        the AOT binary (its fastproxy.dbg beside it gives perf the symbols)
+#     SCENARIO   h1-post-49k (default), h1-post-12k, h1-post-1m, h1-get-1m, h2c-post-12k,
+#                h2c-post-49k, h2c-get-1m
+#     REQUESTS   fixed request count per measured run (default 5000)
+#   MODE=strace (default) | cpu | perf   (perf: perf record -g on the proxy, report in $WORK)
+#   CLIENTS=32 (HTTP/1.1 connections; h2c uses 8 x 8 streams unless H2C="-c N -m M")
+#   WORK=/tmp/fastproxy-profile
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+BIN=${1:?usage: profile.sh BIN [SCENARIO] [REQUESTS]}
+SCEN=${2:-h1-post-49k}
+N=${3:-5000}
+MODE=${MODE:-strace}
+CLIENTS=${CLIENTS:-32}
+H2C=${H2C:--c 8 -m 8}
+WORK=${WORK:-/tmp/fastproxy-profile}
+SINK_PORT=${SINK_PORT:-19080}
+FP_PORT=${FP_PORT:-19100}
+FP_H2C=${FP_H2C:-19101}
+
+mkdir -p "$WORK"
+[[ -x "$WORK/sink" ]] || cc -O2 -o "$WORK/sink" "$ROOT/bench/load/sink.c"
+[[ -f "$WORK/body-1m.bin" ]] || head -c 1048576 /dev/urandom > "$WORK/body-1m.bin"
+BODY12=$ROOT/testdata/remote-write/prometheus-2.42/batch-12826.snappy
+BODY49=$ROOT/testdata/remote-write/prometheus-2.42/batch-49264.snappy
+
+PIDS=()
+cleanup() { for p in "${PIDS[@]:-}"; do [[ -n "$p" ]] && kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
+trap cleanup EXIT
+
+wait_http() { local i; for i in $(seq 1 500); do [[ "$(curl -s -o /dev/null -w '%{http_code}' "$1" || true)" == 200 ]] && return 0; sleep 0.02; done; echo "timeout: $1" >&2; return 1; }
+
+"$WORK/sink" "$SINK_PORT" 2>"$WORK/sink.log" & PIDS+=($!)
+wait_http "http://127.0.0.1:$SINK_PORT/big?bytes=1"
+env AZURE_POD_IDENTITY_AUTHORITY_HOST=http://127.0.0.1:$SINK_PORT IDENTITY_TYPE=systemassigned \
+  TARGET_HOST=http://127.0.0.1:$SINK_PORT LISTENING_PORT=$FP_PORT H2C_PORT=$FP_H2C LISTEN_ADDRESS=127.0.0.1 \
+  LOG_LEVEL=Warning ${PROXY_ENV:-} "$BIN" > "$WORK/fastproxy.log" 2>&1 &
+FP_PID=$!; PIDS+=("$FP_PID")
+wait_http "http://127.0.0.1:$FP_PORT/ready"
+
+case $SCEN in
+  h1-*) ARGS=(--h1 -c "$CLIENTS"); BASE=http://127.0.0.1:$FP_PORT ;;
+  h2c-*) read -r -a ARGS <<< "$H2C"; BASE=http://127.0.0.1:$FP_H2C ;;
+  *) echo "unknown scenario $SCEN" >&2; exit 2 ;;
+esac
+case $SCEN in
+  *-post-12k) ARGS+=(-d "$BODY12"); P=/api/v1/write ;;
+  *-post-49k) ARGS+=(-d "$BODY49"); P=/api/v1/write ;;
+  *-post-1m) ARGS+=(-d "$WORK/body-1m.bin"); P=/api/v1/write ;;
+  *-get-1m) P="/big?bytes=1048576" ;;
+esac
+[[ $SCEN == *-post-* ]] && ARGS+=(-H "content-type: application/x-protobuf" -H "content-encoding: snappy")
+ARGS+=("$BASE$P")
+
+# Warm-up: connections, pools, the first GCs.
+h2load -n $((N / 2 < 2000 ? 2000 : N / 2)) "${ARGS[@]}" > /dev/null 2>&1
+ticks() { awk '{print $14+$15}' "/proc/$FP_PID/stat"; }
+threads() { ls "/proc/$FP_PID/task" | wc -l; }
+echo 5 > "/proc/$FP_PID/clear_refs"
+
+case $MODE in
+  strace)
+    strace -c -f -q -o "$WORK/strace.txt" -p "$FP_PID" & ST=$!
+    sleep 1
+    h2load -n "$N" "${ARGS[@]}" > "$WORK/h2load.txt" 2>&1
+    kill -INT $ST; wait $ST 2>/dev/null || true
+    echo "scenario=$SCEN requests=$N $(grep -E '^requests:' "$WORK/h2load.txt")"
+    awk -v n="$N" '/^ *[0-9.]+ +[0-9.]+ +[0-9]+ +[0-9]+/ { calls=$4; name=$NF; errs=(NF==6?$5:0); if (calls/n >= 0.05) printf "  %-16s %7.2f per request (%5.2f errors)\n", name, calls/n, errs/n }
+         /total$/ { printf "  %-16s %7.2f per request\n", "total", $4/n }' "$WORK/strace.txt"
+    ;;
+  cpu)
+    # task-clock and context switches are software counters: they work in VMs without a PMU.
+    perf stat -e task-clock,context-switches,cpu-migrations -x, -o "$WORK/perfstat.txt" -p "$FP_PID" & PS=$!
+    sleep 0.5
+    h2load -n "$N" "${ARGS[@]}" > "$WORK/h2load.txt" 2>&1
+    kill -INT $PS; wait $PS 2>/dev/null || true
+    echo "scenario=$SCEN requests=$N $(grep -E '^requests:' "$WORK/h2load.txt")"
+    awk -F, -v n="$N" '$3=="task-clock" { ms=$1 } $3=="context-switches" { cs=$1 } $3=="cpu-migrations" { mig=$1 }
+      END { printf "  proxy CPU %.2f s, %.1f us per request, %.0f requests per CPU-second, %.2f context switches per request\n", ms/1000, ms*1000/n, n/(ms/1000), cs/n }' "$WORK/perfstat.txt"
+    echo "  peak RSS $(awk '/VmHWM/{printf "%.1f MB", $2/1024}' "/proc/$FP_PID/status"), threads $(threads)"
+    ;;
+  perf)
+    perf record -F 2000 -g -o "$WORK/perf.data" -p "$FP_PID" > /dev/null 2>&1 & PR=$!
+    sleep 1
+    h2load -n "$N" "${ARGS[@]}" > "$WORK/h2load.txt" 2>&1
+    kill -INT $PR; wait $PR 2>/dev/null || true
+    echo "scenario=$SCEN requests=$N $(grep -E '^requests:' "$WORK/h2load.txt")"
+    perf report -i "$WORK/perf.data" --no-children --sort dso,sym --stdio 2>/dev/null | grep -v '^$' | grep -E '^ +[0-9]' | head -60
+    ;;
+esac
