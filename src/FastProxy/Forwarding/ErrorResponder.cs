@@ -18,16 +18,14 @@ internal sealed class ErrorResponder
     private static readonly TimeSpan LogInterval = TimeSpan.FromSeconds(10);
 
     private readonly ILogger _logger;
-    private readonly TimeProvider _time;
-    private readonly long[] _lastLogged = new long[Enum.GetValues<ForwarderError>().Length];
-    private readonly long[] _suppressed = new long[Enum.GetValues<ForwarderError>().Length];
+    private readonly LogThrottle[] _logThrottles;
 
     private readonly ForwardingTelemetry? _telemetry;
 
     public ErrorResponder(ILogger logger, TimeProvider time, ForwardingTelemetry? telemetry = null)
     {
         _logger = logger;
-        _time = time;
+        _logThrottles = LogThrottle.Many(Enum.GetValues<ForwarderError>().Length, time, LogInterval);
         _telemetry = telemetry;
     }
 
@@ -158,23 +156,7 @@ internal sealed class ErrorResponder
             return;
         }
 
-        var index = (int)error;
-        var now = _time.GetTimestamp();
-        var last = Interlocked.Read(ref _lastLogged[index]);
-        if (last != 0 && _time.GetElapsedTime(last, now) < LogInterval)
-        {
-            Interlocked.Increment(ref _suppressed[index]);
-            return;
-        }
-
-        if (Interlocked.CompareExchange(ref _lastLogged[index], now, last) != last)
-        {
-            Interlocked.Increment(ref _suppressed[index]);
-            return;
-        }
-
-        var suppressed = Interlocked.Exchange(ref _suppressed[index], 0);
-        if (_logger.IsEnabled(LogLevel.Warning))
+        if (_logThrottles[(int)error].ShouldLog(out var suppressed) && _logger.IsEnabled(LogLevel.Warning))
         {
             var detail = exception?.GetBaseException().Message ?? "";
             Log.ForwardingFailed(_logger, error.ToString(), StatusFor(error), suppressed, detail);

@@ -20,16 +20,14 @@ internal sealed class AzureBodySizeWatch
 
     private readonly Counter<long> _overLimit;
     private readonly ILogger _logger;
-    private readonly TimeProvider _time;
-    private long _lastLogged;
-    private long _suppressed;
+    private readonly LogThrottle _logThrottle;
 
     public AzureBodySizeWatch(Meter meter, ILogger logger, TimeProvider time)
     {
         _overLimit = meter.CreateCounter<long>("fastproxy_requests_over_target_limit_total", "{request}",
             "Requests to an Azure Monitor ingestion endpoint with a body above its 1 MB limit, by route; lower max_samples_per_send.");
         _logger = logger;
-        _time = time;
+        _logThrottle = new LogThrottle(time, LogInterval);
     }
 
     /// <summary>Azure Monitor ingestion endpoints (public, government and China clouds).</summary>
@@ -44,14 +42,9 @@ internal sealed class AzureBodySizeWatch
         }
 
         _overLimit.Add(1, new KeyValuePair<string, object?>("route", route.Name));
-        var now = _time.GetTimestamp();
-        var last = Interlocked.Read(ref _lastLogged);
-        if ((last != 0 && _time.GetElapsedTime(last, now) < LogInterval) || Interlocked.CompareExchange(ref _lastLogged, now, last) != last)
+        if (_logThrottle.ShouldLog(out var suppressed))
         {
-            Interlocked.Increment(ref _suppressed);
-            return;
+            Log.BodyTooLargeForAzureMonitor(_logger, contentLength, route.Name, suppressed);
         }
-
-        Log.BodyTooLargeForAzureMonitor(_logger, contentLength, route.Name, Interlocked.Exchange(ref _suppressed, 0));
     }
 }

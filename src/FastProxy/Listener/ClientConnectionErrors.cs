@@ -20,12 +20,10 @@ internal sealed class ClientConnectionErrors : IDisposable
 
     private readonly Counter<long> _errors;
     private readonly ILogger _logger;
-    private readonly TimeProvider _time;
     private readonly SecurityOptions _security;
     private readonly object _scope;
     private readonly MeterListener _listener;
-    private long _lastLogged;
-    private long _suppressed;
+    private readonly LogThrottle _logThrottle;
 
     /// <param name="kestrelMeterScope">
     /// The IMeterFactory of this server's host: Kestrel's meter carries it as its scope, so servers
@@ -38,7 +36,7 @@ internal sealed class ClientConnectionErrors : IDisposable
         _scope = kestrelMeterScope;
         _security = security;
         _logger = logger;
-        _time = time;
+        _logThrottle = new LogThrottle(time, LogInterval);
         _listener = new MeterListener
         {
             InstrumentPublished = (instrument, listener) =>
@@ -76,15 +74,10 @@ internal sealed class ClientConnectionErrors : IDisposable
         }
 
         _errors.Add(1, new KeyValuePair<string, object?>("reason", reason));
-        var now = _time.GetTimestamp();
-        var last = Interlocked.Read(ref _lastLogged);
-        if ((last != 0 && _time.GetElapsedTime(last, now) < LogInterval) || Interlocked.CompareExchange(ref _lastLogged, now, last) != last)
+        if (_logThrottle.ShouldLog(out var suppressed))
         {
-            Interlocked.Increment(ref _suppressed);
-            return;
+            Log.ClientConnectionEnded(_logger, reason, advice, suppressed);
         }
-
-        Log.ClientConnectionEnded(_logger, reason, advice, Interlocked.Exchange(ref _suppressed, 0));
     }
 
     /// <summary>

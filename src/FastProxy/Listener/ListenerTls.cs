@@ -45,8 +45,7 @@ internal sealed class ListenerTls
     // reported once rather than every second.
     private FileStamp[] _lastSeen;
 
-    private long _lastRefusalLog;
-    private long _suppressedRefusals;
+    private readonly LogThrottle _refusalLogThrottle;
 
     /// <summary>What one handshake needs; never changed, only replaced.</summary>
     internal sealed class Material(SslStreamCertificateContext context, X509Certificate2 leaf, X509Certificate2Collection? clientCas) : IDisposable
@@ -71,6 +70,7 @@ internal sealed class ListenerTls
     {
         _options = options;
         _time = time;
+        _refusalLogThrottle = new LogThrottle(time, RefusalLogInterval);
         _logger = logger;
         _metrics = metrics;
         _material = material;
@@ -203,16 +203,10 @@ internal sealed class ListenerTls
     {
         _metrics?.Failed(ForwarderError.ClientCertificateRejected);
         // A misconfigured client retries constantly: one line per interval with a count.
-        var now = _time.GetTimestamp();
-        var last = Interlocked.Read(ref _lastRefusalLog);
-        if ((last != 0 && _time.GetElapsedTime(last, now) < RefusalLogInterval) ||
-            Interlocked.CompareExchange(ref _lastRefusalLog, now, last) != last)
+        if (_refusalLogThrottle.ShouldLog(out var suppressed))
         {
-            Interlocked.Increment(ref _suppressedRefusals);
-            return;
+            Log.ClientCertificateRefused(_logger, reason, suppressed);
         }
-
-        Log.ClientCertificateRefused(_logger, reason, Interlocked.Exchange(ref _suppressedRefusals, 0));
     }
 
     private static FileStamp[] Stamps(TlsOptions options)

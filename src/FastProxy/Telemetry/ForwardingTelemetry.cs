@@ -44,9 +44,8 @@ internal sealed class ForwardingTelemetry
     private readonly TimeProvider _time;
     private readonly bool _tracing;
 
-    // Rate limit of the upstream error-response log, per status class (4xx, 5xx): last timestamp, suppressed count.
-    private readonly long[] _lastErrorLog = new long[6];
-    private readonly long[] _suppressedErrorLogs = new long[6];
+    // The upstream error-response log, limited per status class (4xx, 5xx).
+    private readonly LogThrottle[] _errorLogThrottles;
 
     public ForwardingTelemetry(ProxyMetrics metrics, TrafficSummary? summary, ILogger logger, TimeProvider time, bool tracing)
     {
@@ -54,6 +53,7 @@ internal sealed class ForwardingTelemetry
         _summary = summary;
         _logger = logger;
         _time = time;
+        _errorLogThrottles = LogThrottle.Many(6, time, ErrorLogInterval);
         _tracing = tracing;
     }
 
@@ -143,16 +143,9 @@ internal sealed class ForwardingTelemetry
     {
         // An outage turns every response into an error: one line per status class per interval.
         var index = Math.Clamp(status / 100, 0, 5);
-        var now = _time.GetTimestamp();
-        var last = Interlocked.Read(ref _lastErrorLog[index]);
-        if ((last != 0 && _time.GetElapsedTime(last, now) < ErrorLogInterval) ||
-            Interlocked.CompareExchange(ref _lastErrorLog[index], now, last) != last)
+        if (_errorLogThrottles[index].ShouldLog(out var suppressed))
         {
-            Interlocked.Increment(ref _suppressedErrorLogs[index]);
-            return;
+            Log.UpstreamErrorResponse(_logger, route, status, suppressed, excerpt.Text());
         }
-
-        var suppressed = Interlocked.Exchange(ref _suppressedErrorLogs[index], 0);
-        Log.UpstreamErrorResponse(_logger, route, status, suppressed, excerpt.Text());
     }
 }
