@@ -94,6 +94,19 @@ internal sealed record IdentityOptions(IdentityType Type, string? ClientId)
     /// <summary>Why this type was chosen when IDENTITY_TYPE was unset or 'default'; null when it was named.</summary>
     public string? DefaultReason { get; init; }
 
+    /// <summary>
+    /// Short, bounded and secret-free name for metric labels: the type and the id that selects the
+    /// identity (client ids and resource ids are not secrets; paths and secret sources are left out).
+    /// </summary>
+    public string MetricLabel => Type switch
+    {
+        IdentityType.UserAssigned when ResourceId is not null => "userassigned:" + ResourceId[(ResourceId.LastIndexOf('/') + 1)..],
+        IdentityType.UserAssigned when ObjectId is not null => "userassigned:" + ObjectId,
+        IdentityType.UserAssigned or IdentityType.AadApplication or IdentityType.WorkloadIdentity when ClientId is not null =>
+            Type.ToString().ToLowerInvariant() + ":" + ClientId,
+        _ => Type.ToString().ToLowerInvariant(),
+    };
+
     public string Describe()
     {
         var text = Type switch

@@ -32,10 +32,12 @@ internal sealed class TokenSource
     private readonly TaskCompletionSource _firstAttempt = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly TaskCompletionSource _firstToken = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
-    public TokenSource(string name, string scope, TokenCredential credential, int refreshPercentage, TimeProvider time, ILogger logger)
+    public TokenSource(string name, string scope, TokenCredential credential, int refreshPercentage, TimeProvider time, ILogger logger,
+        string identity = "")
     {
         Name = name;
         Scope = scope;
+        Identity = identity;
         _credential = credential;
         _request = new TokenRequestContext([scope]);
         _refreshPercentage = refreshPercentage;
@@ -45,6 +47,9 @@ internal sealed class TokenSource
 
     public string Name { get; }
     public string Scope { get; }
+
+    /// <summary>Who asks for the token (<see cref="Configuration.IdentityOptions.MetricLabel"/>): a metric label beside the scope.</summary>
+    public string Identity { get; }
 
     /// <summary>The held token, or null before the first one arrives.</summary>
     public AccessTokenSnapshot? Current => Volatile.Read(ref _current);

@@ -61,7 +61,7 @@ internal sealed class TokenSources : BackgroundService
                 // The process identity's sources keep the scope as their name; a route identity's
                 // add who asks, so /ready and the log tell two sources of one scope apart.
                 var name = key.Length == 0 ? route.Scope : $"{route.Scope} as {identity.Describe()}";
-                var source = new TokenSource(name, route.Scope, routeCredential, options.RefreshPercentage, time, logger);
+                var source = new TokenSource(name, route.Scope, routeCredential, options.RefreshPercentage, time, logger, identity.MetricLabel);
                 sourceFor[(key, route.Scope)] = source;
                 sources.Add(source);
             }

@@ -123,12 +123,12 @@ internal sealed class ProxyServer : IAsyncDisposable
         TokenSources? tokens = null;
         var metrics = new ProxyMetrics(() => (tokens ??= app?.Services.GetRequiredService<TokenSources>())?.All ?? [], time);
         var otlp = OtlpExport.Create(options);
-        var credential = new MeasuredCredential(dependencies.Credential ?? CredentialFactory.Create(options.Identity), metrics, time);
+        var credential = new MeasuredCredential(dependencies.Credential ?? CredentialFactory.Create(options.Identity), options.Identity.MetricLabel, metrics, time);
         builder.Services.AddSingleton(time);
         var credentialFor = dependencies.CredentialFor ??
                             (dependencies.Credential is { } injected ? _ => injected : identity => CredentialFactory.Create(identity));
         builder.Services.AddSingleton(sp => TokenSources.Create(options, credential, time, sp.GetRequiredService<ILoggerFactory>(),
-            identity => new MeasuredCredential(credentialFor(identity), metrics, time)));
+            identity => new MeasuredCredential(credentialFor(identity), identity.MetricLabel, metrics, time)));
         builder.Services.AddHostedService(sp => sp.GetRequiredService<TokenSources>());
         builder.Services.AddSingleton(_ => UpstreamHandlerFactory.Create(options));
         builder.Services.AddSingleton(sp => new TrafficSummary(sp.GetRequiredService<ILoggerFactory>().CreateLogger("FastProxy.Telemetry"), time, options.Telemetry.SummaryInterval));

@@ -14,10 +14,13 @@ internal sealed class MeasuredCredential : TokenCredential, IMaterialLogging
     private readonly TokenCredential _inner;
     private readonly ProxyMetrics _metrics;
     private readonly TimeProvider _time;
+    private readonly string _identity;
 
-    public MeasuredCredential(TokenCredential inner, ProxyMetrics metrics, TimeProvider time)
+    /// <param name="identity">The identity's metric label (<see cref="Configuration.IdentityOptions.MetricLabel"/>).</param>
+    public MeasuredCredential(TokenCredential inner, string identity, ProxyMetrics metrics, TimeProvider time)
     {
         _inner = inner;
+        _identity = identity;
         _metrics = metrics;
         _time = time;
     }
@@ -72,5 +75,5 @@ internal sealed class MeasuredCredential : TokenCredential, IMaterialLogging
         exception is OperationCanceledException && cancellationToken.IsCancellationRequested ? "timeout" : TokenFailure.Classify(exception);
 
     private void Record(TokenRequestContext context, string outcome, long started) =>
-        _metrics.TokenFetched(context.Scopes.Length > 0 ? context.Scopes[0] : "", outcome, _time.GetElapsedTime(started));
+        _metrics.TokenFetched(context.Scopes.Length > 0 ? context.Scopes[0] : "", _identity, outcome, _time.GetElapsedTime(started));
 }

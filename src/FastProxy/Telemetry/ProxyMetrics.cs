@@ -66,7 +66,7 @@ internal sealed class ProxyMetrics : IDisposable
         _upstreamErrorResponses = Meter.CreateCounter<long>("fastproxy_upstream_error_responses_total", "{response}",
             "Responses of the target with status 400 or more, by route and status class (relayed unchanged).");
         _tokenRefreshes = Meter.CreateCounter<long>("fastproxy_token_refreshes_total", "{refresh}",
-            "Token fetches by scope and outcome: success, or the failure kind (timeout, unreachable, rejected, throttled, …).");
+            "Token fetches by scope, identity and outcome: success, or the failure kind (timeout, unreachable, rejected, throttled, …).");
         _tokenFetchDuration = Meter.CreateHistogram<double>("fastproxy_token_fetch_duration_seconds", "s",
             "Time spent fetching one token from the identity endpoint.", tags: null,
             new InstrumentAdvice<double> { HistogramBucketBoundaries = DurationBuckets });
@@ -75,9 +75,9 @@ internal sealed class ProxyMetrics : IDisposable
         {
             var clock = time ?? TimeProvider.System;
             Meter.CreateObservableGauge("fastproxy_token_expiry_seconds", () => ObserveExpiry(tokens(), clock), "s",
-                "Seconds until the held token expires, by scope (absent while none is held).");
+                "Seconds until the held token expires, by scope and identity (absent while none is held).");
             Meter.CreateObservableGauge("fastproxy_token_usable", () => ObserveUsable(tokens(), clock), "",
-                "1 while the scope's token may be sent, else 0 (requests get 503).");
+                "1 while the token of the scope and identity may be sent, else 0 (requests get 503).");
         }
 
         var runtime = Environment.Version.ToString();
@@ -156,10 +156,11 @@ internal sealed class ProxyMetrics : IDisposable
         _ => (false, "client_gone"),
     };
 
-    public void TokenFetched(string scope, string outcome, TimeSpan elapsed)
+    public void TokenFetched(string scope, string identity, string outcome, TimeSpan elapsed)
     {
-        _tokenRefreshes.Add(1, new KeyValuePair<string, object?>("scope", scope), new KeyValuePair<string, object?>("outcome", outcome));
-        _tokenFetchDuration.Record(elapsed.TotalSeconds, new KeyValuePair<string, object?>("scope", scope));
+        _tokenRefreshes.Add(1, new KeyValuePair<string, object?>("scope", scope), new KeyValuePair<string, object?>("identity", identity),
+            new KeyValuePair<string, object?>("outcome", outcome));
+        _tokenFetchDuration.Record(elapsed.TotalSeconds, new KeyValuePair<string, object?>("scope", scope), new KeyValuePair<string, object?>("identity", identity));
     }
 
     private static IEnumerable<Measurement<double>> ObserveExpiry(IEnumerable<TokenSource> sources, TimeProvider time)
@@ -169,7 +170,8 @@ internal sealed class ProxyMetrics : IDisposable
         {
             if (source.Current is { } token)
             {
-                yield return new Measurement<double>((token.ExpiresOn - now).TotalSeconds, new KeyValuePair<string, object?>("scope", source.Scope));
+                yield return new Measurement<double>((token.ExpiresOn - now).TotalSeconds,
+                    new KeyValuePair<string, object?>("scope", source.Scope), new KeyValuePair<string, object?>("identity", source.Identity));
             }
         }
     }
@@ -179,7 +181,8 @@ internal sealed class ProxyMetrics : IDisposable
         var now = time.GetUtcNow();
         foreach (var source in sources)
         {
-            yield return new Measurement<long>(source.HasUsableToken(now) ? 1 : 0, new KeyValuePair<string, object?>("scope", source.Scope));
+            yield return new Measurement<long>(source.HasUsableToken(now) ? 1 : 0,
+                new KeyValuePair<string, object?>("scope", source.Scope), new KeyValuePair<string, object?>("identity", source.Identity));
         }
     }
 

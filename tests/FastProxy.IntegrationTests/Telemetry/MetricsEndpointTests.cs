@@ -88,7 +88,7 @@ public sealed class MetricsEndpointTests
         Assert.DoesNotContain("api/v1", scrape.Text, StringComparison.Ordinal);
         Assert.DoesNotContain("secret-looking-query", scrape.Text, StringComparison.Ordinal);
         Assert.All(scrape.Samples.SelectMany(s => s.Labels.Keys).Distinct(),
-            label => Assert.Contains(label, new[] { "route", "method", "status_class", "kind", "scope", "outcome", "le", "version", "runtime" }));
+            label => Assert.Contains(label, new[] { "route", "method", "status_class", "kind", "scope", "identity", "outcome", "le", "version", "runtime" }));
         // The scrape itself is not forwarded.
         Assert.Equal(6, upstream.Requests.Count);
     }

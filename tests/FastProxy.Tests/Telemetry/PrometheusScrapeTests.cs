@@ -1,5 +1,9 @@
 using System.Diagnostics.Metrics;
+using FastProxy.Configuration;
 using FastProxy.Forwarding;
+using FastProxy.Identity;
+using FastProxy.Tests.Support;
+using Microsoft.Extensions.Logging.Abstractions;
 using FastProxy.Telemetry;
 
 namespace FastProxy.Tests.Telemetry;
@@ -70,6 +74,48 @@ public sealed class PrometheusScrapeTests
         var text = scrape.Collect();
         Assert.Contains("fastproxy_request_bytes_total{route=\"ingest-a\"} 3\n", text, StringComparison.Ordinal);
         Assert.Contains("fastproxy_request_bytes_total{route=\"iXXXsXXa\"} 40\n", text, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void TokenSeries_OfOneScopeAskedByTwoIdentities_AreTwoSeries()
+    {
+        const string Scope = "https://monitor.azure.com/.default";
+        var writer = new IdentityOptions(IdentityType.UserAssigned, "abcd1234-1243-abcd-9876-1234abcd5678");
+        var process = new IdentityOptions(IdentityType.SystemAssigned, null);
+        var credential = new ScriptedCredential();
+        TokenSource[] sources =
+        [
+            new(Scope, Scope, credential, 10, TimeProvider.System, NullLogger.Instance, process.MetricLabel),
+            new(Scope + " as writer", Scope, credential, 10, TimeProvider.System, NullLogger.Instance, writer.MetricLabel),
+        ];
+        using var metrics = new ProxyMetrics(() => sources);
+        using var scrape = new PrometheusScrape(metrics.Meter);
+        metrics.TokenFetched(Scope, writer.MetricLabel, "success", TimeSpan.FromMilliseconds(5));
+
+        var text = scrape.Collect();
+
+        Assert.Contains($"fastproxy_token_usable{{scope=\"{Scope}\",identity=\"systemassigned\"}} 0\n", text, StringComparison.Ordinal);
+        Assert.Contains($"fastproxy_token_usable{{scope=\"{Scope}\",identity=\"userassigned:abcd1234-1243-abcd-9876-1234abcd5678\"}} 0\n", text, StringComparison.Ordinal);
+        Assert.Contains($"fastproxy_token_refreshes_total{{scope=\"{Scope}\",identity=\"userassigned:abcd1234-1243-abcd-9876-1234abcd5678\",outcome=\"success\"}} 1\n", text, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("SystemAssigned", null, null, "systemassigned")]
+    [InlineData("UserAssigned", "abcd1234-1243-abcd-9876-1234abcd5678", null, "userassigned:abcd1234-1243-abcd-9876-1234abcd5678")]
+    [InlineData("UserAssigned", null, "/subscriptions/s/resourceGroups/g/providers/Microsoft.ManagedIdentity/userAssignedIdentities/writer", "userassigned:writer")]
+    [InlineData("AadApplication", "app-id", null, "aadapplication:app-id")]
+    [InlineData("WorkloadIdentity", "wi-id", null, "workloadidentity:wi-id")]
+    [InlineData("AzureCli", null, null, "azurecli")]
+    public void IdentityMetricLabel_IsTypeAndSelectingId_NeverPathsOrSecrets(string type, string? clientId, string? resourceId, string expected)
+    {
+        var identity = new IdentityOptions(Enum.Parse<IdentityType>(type), clientId)
+        {
+            ResourceId = resourceId,
+            CertificatePath = "/secrets/app.pfx",
+            ClientSecret = SecretSource.FromValue("s3cret", "AAD_CLIENT_SECRET"),
+        };
+
+        Assert.Equal(expected, identity.MetricLabel);
     }
 
     [Fact]
