@@ -63,6 +63,7 @@ internal static class CommandLine
             return ConfigurationErrorExitCode;
         }
 
+        KestrelTuning.ApplyToProcess(result.Options!.InlineIoCompletions);
         try
         {
             await using var server = ProxyServer.Create(result.Options!);

@@ -25,6 +25,8 @@ internal static class DemoCommand
 
     public static async Task<int> RunAsync(TextWriter output, CancellationToken cancellationToken)
     {
+        // The demo runs as the proxy does by default; the fake endpoints below open sockets first.
+        KestrelTuning.ApplyToProcess(inlineIoCompletions: true);
         var issuer = new DemoTokenIssuer();
         await using var issuerApp = await LoopbackApp.StartAsync(issuer.HandleAsync);
         var receiver = new DemoReceiver(issuer.Token);

@@ -60,6 +60,7 @@ internal sealed class ConfigurationLoader
             MaxConnectionsPerServer = ReadInt(Settings.MaxConnectionsPerServer, 256, 1, 65535),
             PooledConnectionLifetime = ReadSeconds(Settings.PooledConnectionLifetime, 300),
             DrainTimeout = ReadSeconds(Settings.DrainTimeout, 25),
+            InlineIoCompletions = ReadIoCompletions(),
             OtelServiceName = Read(Settings.OtelServiceName) is { Length: > 0 } service ? service : "aad_auth_proxy",
             OtelGrpcEndpoint = ReadOtelEndpoint(),
             Telemetry = Telemetry.TelemetryOptions.Read(Read, Error),
@@ -731,6 +732,19 @@ internal sealed class ConfigurationLoader
             default:
                 Error(Settings.LogLevel, $"'{raw}' is not a log level; use trace, debug, information, warning or error");
                 return Microsoft.Extensions.Logging.LogLevel.Information;
+        }
+    }
+
+    private bool ReadIoCompletions()
+    {
+        var raw = Read(Settings.IoCompletions);
+        switch (raw?.ToLowerInvariant())
+        {
+            case null or "inline": return true;
+            case "threadpool": return false;
+            default:
+                Error(Settings.IoCompletions, $"'{raw}' is not an I/O completion mode; use inline or threadpool");
+                return true;
         }
     }
 

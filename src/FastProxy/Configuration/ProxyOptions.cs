@@ -174,6 +174,9 @@ internal sealed record ProxyOptions
     public int MaxConnectionsPerServer { get; init; } = 256;
     public TimeSpan PooledConnectionLifetime { get; init; } = TimeSpan.FromMinutes(5);
     public TimeSpan DrainTimeout { get; init; } = TimeSpan.FromSeconds(25);
+
+    /// <summary>Run socket completions and request code on the socket event threads (see <see cref="Listener.KestrelTuning"/>).</summary>
+    public bool InlineIoCompletions { get; init; } = true;
     public string OtelServiceName { get; init; } = "aad_auth_proxy";
     public string? OtelGrpcEndpoint { get; init; }
     public Telemetry.TelemetryOptions Telemetry { get; init; } = new();
@@ -217,6 +220,7 @@ internal sealed record ProxyOptions
         yield return $"upstream: timeout {UpstreamTimeout.TotalSeconds}s, connect timeout {ConnectTimeout.TotalSeconds}s, " +
                      $"max {MaxConnectionsPerServer} connections per server, connection lifetime {PooledConnectionLifetime.TotalSeconds}s";
         yield return $"shutdown drain timeout {DrainTimeout.TotalSeconds}s";
+        yield return $"I/O completions: {(InlineIoCompletions ? "inline on the socket event threads" : "thread pool")}";
         yield return Security.Describe();
         yield return $"data safety: target 429 relayed as {(Upstream429As503 ? "503" : "429")}; target 401/403 relayed as " +
                      (UpstreamAuthErrorsAs503 > TimeSpan.Zero ? $"503 for the first {UpstreamAuthErrorsAs503.TotalSeconds:0} s after start-up" : "they are");

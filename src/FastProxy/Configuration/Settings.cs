@@ -217,6 +217,9 @@ internal static class Settings
     public static readonly Setting DrainTimeout = new("shutdown-drain-timeout-seconds", ["SHUTDOWN_DRAIN_TIMEOUT_SECONDS"],
         "Seconds in-flight requests get to finish after SIGTERM (default 25).");
 
+    public static readonly Setting IoCompletions = new("io-completions", ["IO_COMPLETIONS"],
+        "inline | threadpool: where socket completions run (default inline, on the socket event threads with no thread-pool hop; threadpool isolates connections from each other's request code at more CPU per request).");
+
     public static readonly Setting LogLevel = new("log-level", ["LOG_LEVEL"],
         "trace | debug | information | warning | error (default information).");
 
@@ -229,7 +232,7 @@ internal static class Settings
         ClientCertificatePath, ClientCertificatePassword, ClientCertificatePasswordFile, SendCertificateChain, ClientSecret,
         ClientSecretFile, FederatedTokenFile, Cloud, AuthorityHost, DisableInstanceDiscovery, Audience, WaitForToken, RefreshPercentage, OverrideRequestHeaders, OtelServiceName,
         OtelGrpcEndpoint, UpstreamTimeout, ConnectTimeout, MaxConnectionsPerServer, PooledConnectionLifetime,
-        DrainTimeout, LogLevel, LogFormat,
+        DrainTimeout, IoCompletions, LogLevel, LogFormat,
         .. Telemetry,
         .. Diagnostics,
         .. Security,

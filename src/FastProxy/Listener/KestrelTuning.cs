@@ -1,6 +1,8 @@
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Connections;
+using FastProxy.Configuration;
 using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Server.Kestrel.Transport.Sockets;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace FastProxy.Listener;
@@ -10,10 +12,17 @@ namespace FastProxy.Listener;
 /// <see cref="ProxyServer"/>.
 /// </summary>
 /// <remarks>
-/// Measured and not adopted (same method): <c>SocketTransportOptions.UnsafePreferInlineScheduling</c>
-/// (≈ 10 % fewer user-space instructions per 49 KB request, but one more <c>sendto</c> per request
-/// and no CPU-time gain on 2 cores, and it runs request code on the socket thread),
-/// <c>IOQueueCount = 0</c> and <c>WaitForDataBeforeAllocatingBuffer = false</c> (no measurable change).
+/// Inline I/O completions (<c>IO_COMPLETIONS=inline</c>, the default) run a request from the
+/// client's bytes to the target's answer on the socket event threads, one per core, as nginx's
+/// workers do. With the thread pool in between, every receive was a hand-off: ≈ 3.5 context
+/// switches per proxied 12.8 KB request against 0.6 inline, and 1.2–1.9× the CPU time per request
+/// (perf-baselines/CHANGES.md, round 4). It takes both halves: the runtime's socket engine
+/// (<see cref="InlineCompletionsVariable"/>) and Kestrel's pipes
+/// (<c>SocketTransportOptions.UnsafePreferInlineScheduling</c>); either alone kept most hops.
+/// The price: request code must never block, or it stalls every connection of that event thread.
+/// FastProxy's path only awaits; <c>threadpool</c> is the way back if an extension ever blocks.
+/// Measured and not adopted: <c>IOQueueCount = 0</c> and
+/// <c>WaitForDataBeforeAllocatingBuffer = false</c> (no measurable change).
 /// </remarks>
 internal static class KestrelTuning
 {
@@ -29,8 +38,25 @@ internal static class KestrelTuning
     /// <inheritdoc cref="Http2StreamWindowBytes"/>
     public const int Http2ConnectionWindowBytes = 512 * 1024;
 
-    public static void Apply(WebApplicationBuilder builder)
+    /// <summary>
+    /// Read once by System.Net.Sockets when the process makes its first asynchronous socket call;
+    /// "1" completes socket operations on the event threads, which then number one per core.
+    /// </summary>
+    public const string InlineCompletionsVariable = "DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS";
+
+    /// <summary>
+    /// Sets the runtime half of <see cref="ProxyOptions.InlineIoCompletions"/> for the whole
+    /// process. Call it before the first socket is used (the runtime reads it once); the commands
+    /// do, right after reading the configuration.
+    /// </summary>
+    public static void ApplyToProcess(bool inlineIoCompletions) =>
+        Environment.SetEnvironmentVariable(InlineCompletionsVariable, inlineIoCompletions ? "1" : "0");
+
+    public static void Apply(WebApplicationBuilder builder, ProxyOptions options)
     {
+        // Kestrel's half of inline completions: its pipes resume request code on the thread that
+        // completed the socket operation instead of queueing it to the thread pool.
+        builder.Services.Configure<SocketTransportOptions>(o => o.UnsafePreferInlineScheduling = options.InlineIoCompletions);
         // 64 KB receive blocks instead of Kestrel's 4 KB (LargeBlockMemoryPool).
         builder.Services.AddSingleton<IMemoryPoolFactory<byte>, LargeBlockMemoryPoolFactory>();
         builder.WebHost.ConfigureKestrel(kestrel =>

@@ -84,8 +84,8 @@ internal sealed class ProxyServer : IAsyncDisposable
 
         ConfigureLogging(builder.Logging, options, dependencies.ExtraLogger);
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = options.DrainTimeout);
-        // Receive blocks and HTTP/2 windows, chosen by measurement (KestrelTuning).
-        KestrelTuning.Apply(builder);
+        // Receive blocks, HTTP/2 windows and inline scheduling, chosen by measurement (KestrelTuning).
+        KestrelTuning.Apply(builder, options);
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
             kestrel.AddServerHeader = false;

@@ -24,6 +24,21 @@ public sealed class ConfigurationLoaderTests
         return environment;
     }
 
+    [Theory]
+    [InlineData(null, true)]
+    [InlineData("inline", true)]
+    [InlineData("Inline", true)]
+    [InlineData("threadpool", false)]
+    [InlineData("THREADPOOL", false)]
+    public void IoCompletions_DefaultsToInline(string? value, bool inline)
+    {
+        var result = Load(value is null ? AadAuthProxyEnvironment() : AadAuthProxyEnvironment(("IO_COMPLETIONS", value)));
+
+        Assert.True(result.IsValid, string.Join("\n", result.Errors));
+        Assert.Equal(inline, result.Options!.InlineIoCompletions);
+        Assert.Contains(inline ? "I/O completions: inline on the socket event threads" : "I/O completions: thread pool", result.Options.Describe());
+    }
+
     [Fact]
     public void AadAuthProxyEnvironment_GivesDefaults()
     {

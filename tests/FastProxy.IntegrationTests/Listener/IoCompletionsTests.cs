@@ -1,0 +1,86 @@
+using System.Net;
+using FastProxy.IntegrationTests.Support;
+
+namespace FastProxy.IntegrationTests.Listener;
+
+/// <summary>
+/// IO_COMPLETIONS in the real process: inline (the default) runs requests on the socket event
+/// threads, one per core; threadpool keeps the runtime's single event thread. Either way every
+/// body arrives intact, and a request held by the target never holds up other connections — the
+/// property inline completions would lose if anything on the request path blocked a thread.
+/// </summary>
+public sealed class IoCompletionsTests
+{
+    [Theory]
+    [InlineData(null, true)]
+    [InlineData("threadpool", false)]
+    public async Task HeldRequest_DoesNotStallOtherConnections(string? mode, bool inline)
+    {
+        var held = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var imds = await FakeImds.StartAsync();
+        await using var proxy = await ChildProxy.StartWithImdsAsync(imds, new Dictionary<string, string?> { ["IO_COMPLETIONS"] = mode });
+        proxy.Upstream.Behavior = async (context, recorded) =>
+        {
+            recorded.Body = await FakeUpstream.ReadBodyAsync(context);
+            if (context.Request.Headers["X-Hold"] == "1")
+            {
+                held.TrySetResult();
+                await release.Task.WaitAsync(TimeSpan.FromSeconds(30), context.RequestAborted);
+            }
+
+            context.Response.StatusCode = 204;
+        };
+        await proxy.Process.WaitForReadyAsync(proxy.Client, TimeSpan.FromSeconds(30));
+        var bodies = Fixtures.RemoteWrite().Select(f => f.Body).ToArray();
+
+        using var holdClient = TestHttp.CreateClient(proxy.Process.BaseAddress, TimeSpan.FromSeconds(30));
+        using var holdRequest = RemoteWrite(bodies[0]);
+        holdRequest.Headers.Add("X-Hold", "1");
+        var heldResponse = holdClient.SendAsync(holdRequest);
+        await held.Task.WaitAsync(TimeSpan.FromSeconds(15));
+
+        // 8 connections × 25 requests while the first one waits at the target.
+        var others = Enumerable.Range(0, 8).Select(async worker =>
+        {
+            using var client = TestHttp.CreateClient(proxy.Process.BaseAddress, TimeSpan.FromSeconds(30));
+            for (var i = 0; i < 25; i++)
+            {
+                using var request = RemoteWrite(bodies[(worker + i) % bodies.Length]);
+                using var response = await client.SendAsync(request);
+                Assert.Equal(HttpStatusCode.NoContent, response.StatusCode);
+            }
+        });
+        await Task.WhenAll(others).WaitAsync(TimeSpan.FromSeconds(60));
+        Assert.False(heldResponse.IsCompleted, "the held request ended before the target answered it");
+        release.TrySetResult();
+        using (var response = await heldResponse.WaitAsync(TimeSpan.FromSeconds(15)))
+        {
+            Assert.Equal(HttpStatusCode.NoContent, response.StatusCode);
+        }
+
+        var received = proxy.Upstream.Requests;
+        Assert.Equal(201, received.Count);
+        foreach (var request in received)
+        {
+            Assert.Contains(bodies, body => body.AsSpan().SequenceEqual(request.Body));
+        }
+
+        // The runtime names its socket event threads ".NET Sockets": one per core inline, one
+        // per 30 cores otherwise (System.Net.Sockets' own rule).
+        var expected = inline ? Environment.ProcessorCount : Math.Max(1, (int)Math.Round(Environment.ProcessorCount / 30.0));
+        Assert.Equal(expected, SocketEventThreads(proxy.Process.Id));
+    }
+
+    private static HttpRequestMessage RemoteWrite(byte[] body)
+    {
+        var content = new ByteArrayContent(body);
+        content.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("application/x-protobuf");
+        content.Headers.ContentEncoding.Add("snappy");
+        return new HttpRequestMessage(HttpMethod.Post, "/api/v1/write") { Content = content };
+    }
+
+    private static int SocketEventThreads(int processId) =>
+        Directory.GetDirectories($"/proc/{processId}/task")
+            .Count(task => File.ReadAllText(Path.Combine(task, "comm")).Trim() == ".NET Sockets");
+}
