@@ -285,7 +285,7 @@ if [[ "$VARIANTS" == 1 ]]; then
     "aot-gcconcurrent|aot|DOTNET_gcConcurrent=1"
     "aot-gen0-32m|aot|DOTNET_GCgen0size=0x2000000"
     "aot-conserve|aot|DOTNET_GCConserveMemory=5"
-    "aot-inline-sockets|aot|DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS=1"
+    "aot-threadpool|aot|IO_COMPLETIONS=threadpool"
   )
   [[ -n "${BEFORE_BIN:-}" ]] && variant_list+=("aot-before|before|")
   for v in "${variant_list[@]}"; do

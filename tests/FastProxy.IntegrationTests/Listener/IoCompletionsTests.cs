@@ -1,5 +1,8 @@
 using System.Net;
 using FastProxy.IntegrationTests.Support;
+using Microsoft.AspNetCore.Server.Kestrel.Transport.Sockets;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
 
 namespace FastProxy.IntegrationTests.Listener;
 
@@ -70,6 +73,30 @@ public sealed class IoCompletionsTests
         // per 30 cores otherwise (System.Net.Sockets' own rule).
         var expected = inline ? Environment.ProcessorCount : Math.Max(1, (int)Math.Round(Environment.ProcessorCount / 30.0));
         Assert.Equal(expected, SocketEventThreads(proxy.Process.Id));
+    }
+
+    [Theory]
+    [InlineData(null, true)]
+    [InlineData("inline", true)]
+    [InlineData("threadpool", false)]
+    public async Task KestrelResumesRequestCodeInline_AsConfigured(string? mode, bool inline)
+    {
+        await using var upstream = await FakeUpstream.StartAsync();
+        var environment = new Dictionary<string, string> { ["TARGET_HOST"] = upstream.BaseUrl };
+        if (mode is not null)
+        {
+            environment["IO_COMPLETIONS"] = mode;
+        }
+
+        await using var proxy = await InProcessProxy.StartAsync(environment);
+        var transport = proxy.Server.Services.GetRequiredService<IOptions<SocketTransportOptions>>().Value;
+        Assert.Equal(inline, transport.UnsafePreferInlineScheduling);
+
+        upstream.RequireToken = false;
+        using var client = TestHttp.CreateClient(proxy.Address, TimeSpan.FromSeconds(30));
+        using var request = RemoteWrite(Fixtures.RemoteWrite()[0].Body);
+        using var response = await client.SendAsync(request);
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
     }
 
     private static HttpRequestMessage RemoteWrite(byte[] body)
