@@ -17,6 +17,7 @@ using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Console;
 
 namespace FastProxy.Listener;
 
@@ -240,6 +241,11 @@ internal sealed class ProxyServer : IAsyncDisposable
             });
         }
 
+        // A log pipe nobody drains (a stalled container runtime, a full node disk) must not stall
+        // forwarding: the console logger's default waits for queue space on the logging thread,
+        // which with inline I/O completions is a socket event thread serving other connections.
+        // Lines beyond the queue are dropped instead; the logger reports how many when it can.
+        logging.Services.Configure<ConsoleLoggerOptions>(o => o.QueueFullMode = ConsoleLoggerQueueFullMode.DropWrite);
         if (extra is not null)
         {
             logging.AddProvider(extra);

@@ -65,7 +65,11 @@ internal sealed class ProxyProcess : IAsyncDisposable
     /// Environment for a proxy on a free loopback port with JSON logs; <paramref name="settings"/>
     /// adds to it (a null value removes a variable).
     /// </summary>
-    public static ProxyProcess Start(IReadOnlyDictionary<string, string?> settings, int? port = null, IEnumerable<string>? arguments = null)
+    /// <param name="holdStdout">
+    /// Leave stdout unread until <see cref="ReleaseStdout"/>: its pipe fills and stays full, as a
+    /// container runtime's log pipe that is not being drained.
+    /// </param>
+    public static ProxyProcess Start(IReadOnlyDictionary<string, string?> settings, int? port = null, IEnumerable<string>? arguments = null, bool holdStdout = false)
     {
         var listeningPort = port ?? FreePort.Get();
         var dll = Path.Combine(AppContext.BaseDirectory, "fastproxy.dll");
@@ -104,10 +108,17 @@ internal sealed class ProxyProcess : IAsyncDisposable
         process.OutputDataReceived += (_, e) => proxy.OnLine(proxy._stdout, e.Data);
         process.ErrorDataReceived += (_, e) => proxy.OnLine(proxy._stderr, e.Data);
         process.Start();
-        process.BeginOutputReadLine();
+        if (!holdStdout)
+        {
+            process.BeginOutputReadLine();
+        }
+
         process.BeginErrorReadLine();
         return proxy;
     }
+
+    /// <summary>Starts reading the stdout held back by <c>holdStdout</c>.</summary>
+    public void ReleaseStdout() => _process.BeginOutputReadLine();
 
     private static string DotnetHost() =>
         Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } host && File.Exists(host) ? host : "dotnet";

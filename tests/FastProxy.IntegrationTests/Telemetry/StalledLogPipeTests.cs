@@ -1,0 +1,84 @@
+using System.Net;
+using FastProxy.IntegrationTests.Support;
+
+namespace FastProxy.IntegrationTests.Telemetry;
+
+/// <summary>
+/// A log pipe nobody drains (a stalled container runtime, a full node disk) must not stall
+/// forwarding: with inline I/O completions the thread that logs is a socket event thread, and a
+/// console logger that waits for queue space would stop every connection on it. Log lines are
+/// dropped instead, and the logger says how many on stderr once the pipe moves again.
+/// </summary>
+public sealed class StalledLogPipeTests
+{
+    [Fact]
+    public async Task StdoutNotRead_RequestsStillFlow()
+    {
+        await using var imds = await FakeImds.StartAsync();
+        await using var upstream = await FakeUpstream.StartAsync();
+        upstream.TokenValidator = imds.HasIssued;
+        await using var proxy = ProxyProcess.Start(new Dictionary<string, string?>
+        {
+            ["AZURE_POD_IDENTITY_AUTHORITY_HOST"] = imds.BaseUrl,
+            ["TARGET_HOST"] = upstream.BaseUrl,
+            ["IDENTITY_TYPE"] = "systemassigned",
+            // One line per request (event 305): 6,000 requests are far more than the 64 KB pipe
+            // and the logger's 2,500-line queue hold.
+            ["LOG_LEVEL"] = "debug",
+        }, holdStdout: true);
+        using var client = TestHttp.CreateClient(proxy.BaseAddress, TimeSpan.FromSeconds(30));
+        await WaitForReadyAsync(client, proxy);
+        var body = Fixtures.RemoteWrite()[0].Body;
+
+        var workers = Enumerable.Range(0, 8).Select(async _ =>
+        {
+            using var worker = TestHttp.CreateClient(proxy.BaseAddress, TimeSpan.FromSeconds(30));
+            for (var i = 0; i < 750; i++)
+            {
+                using var content = new ByteArrayContent(body);
+                content.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("application/x-protobuf");
+                content.Headers.ContentEncoding.Add("snappy");
+                using var response = await worker.PostAsync(new Uri("/api/v1/write", UriKind.Relative), content);
+                Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            }
+        });
+        await Task.WhenAll(workers).WaitAsync(TimeSpan.FromSeconds(90));
+        Assert.Equal(6000, upstream.Requests.Count);
+
+        // Once the pipe is read again, the next log line makes the logger report on stderr how
+        // many it dropped (under the build's resource keys: "WarningMessageOnDrop, <count>").
+        proxy.ReleaseStdout();
+        using (var content = new ByteArrayContent(body))
+        {
+            content.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("application/x-protobuf");
+            using var response = await client.PostAsync(new Uri("/api/v1/write", UriKind.Relative), content);
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        }
+
+        await proxy.WaitForOutputAsync("WarningMessageOnDrop", TimeSpan.FromSeconds(30));
+    }
+
+    // Polls the child process's /ready: it cannot announce itself on the held stdout.
+    private static async Task WaitForReadyAsync(HttpClient client, ProxyProcess proxy)
+    {
+        for (var attempt = 0; attempt < 600 && !proxy.HasExited; attempt++)
+        {
+            try
+            {
+                using var response = await client.GetAsync(new Uri("/ready", UriKind.Relative));
+                if (response.StatusCode == HttpStatusCode.OK)
+                {
+                    return;
+                }
+            }
+            catch (HttpRequestException)
+            {
+                // Not listening yet.
+            }
+
+            await Task.Delay(50);
+        }
+
+        throw new TimeoutException($"FastProxy was not ready within 30 s\n{proxy.Describe()}");
+    }
+}
