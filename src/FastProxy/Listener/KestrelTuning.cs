@@ -20,7 +20,10 @@ namespace FastProxy.Listener;
 /// (<see cref="InlineCompletionsVariable"/>) and Kestrel's pipes
 /// (<c>SocketTransportOptions.UnsafePreferInlineScheduling</c>); either alone kept most hops.
 /// The price: request code must never block, or it stalls every connection of that event thread.
-/// FastProxy's path only awaits; <c>threadpool</c> is the way back if an extension ever blocks.
+/// FastProxy's path awaits its I/O; what remains synchronous is bounded: one request or handshake
+/// a second stats the inbound-token and TLS files (re-read only on change), the payload tap hands
+/// bodies to its decoder through a channel, and the console logger drops lines rather than wait
+/// for a stalled stdout (<see cref="ProxyServer"/>). <c>threadpool</c> is the way back.
 /// Measured and not adopted: <c>IOQueueCount = 0</c> and
 /// <c>WaitForDataBeforeAllocatingBuffer = false</c> (no measurable change).
 /// </remarks>
