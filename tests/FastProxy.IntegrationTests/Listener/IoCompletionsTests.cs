@@ -38,7 +38,7 @@ public sealed class IoCompletionsTests
         var bodies = Fixtures.RemoteWrite().Select(f => f.Body).ToArray();
 
         using var holdClient = TestHttp.CreateClient(proxy.Process.BaseAddress, TimeSpan.FromSeconds(30));
-        using var holdRequest = RemoteWrite(bodies[0]);
+        using var holdRequest = TestHttp.RemoteWrite(bodies[0]);
         holdRequest.Headers.Add("X-Hold", "1");
         var heldResponse = holdClient.SendAsync(holdRequest);
         await held.Task.WaitAsync(TimeSpan.FromSeconds(15));
@@ -49,7 +49,7 @@ public sealed class IoCompletionsTests
             using var client = TestHttp.CreateClient(proxy.Process.BaseAddress, TimeSpan.FromSeconds(30));
             for (var i = 0; i < 25; i++)
             {
-                using var request = RemoteWrite(bodies[(worker + i) % bodies.Length]);
+                using var request = TestHttp.RemoteWrite(bodies[(worker + i) % bodies.Length]);
                 using var response = await client.SendAsync(request);
                 Assert.Equal(HttpStatusCode.NoContent, response.StatusCode);
             }
@@ -94,17 +94,9 @@ public sealed class IoCompletionsTests
 
         upstream.RequireToken = false;
         using var client = TestHttp.CreateClient(proxy.Address, TimeSpan.FromSeconds(30));
-        using var request = RemoteWrite(Fixtures.RemoteWrite()[0].Body);
+        using var request = TestHttp.RemoteWrite(Fixtures.RemoteWrite()[0].Body);
         using var response = await client.SendAsync(request);
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
-    }
-
-    private static HttpRequestMessage RemoteWrite(byte[] body)
-    {
-        var content = new ByteArrayContent(body);
-        content.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("application/x-protobuf");
-        content.Headers.ContentEncoding.Add("snappy");
-        return new HttpRequestMessage(HttpMethod.Post, "/api/v1/write") { Content = content };
     }
 
     private static int SocketEventThreads(int processId) =>

@@ -86,10 +86,8 @@ internal sealed class ChildProxy : IAsyncDisposable
 
     public async Task<HttpResponseMessage> PostRemoteWriteAsync(byte[]? body = null)
     {
-        var content = new ByteArrayContent(body ?? new byte[512]);
-        content.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("application/x-protobuf");
-        content.Headers.ContentEncoding.Add("snappy");
-        return await Client.PostAsync(new Uri("/api/v1/write", UriKind.Relative), content);
+        using var request = TestHttp.RemoteWrite(body ?? new byte[512]);
+        return await Client.SendAsync(request);
     }
 
     public async ValueTask DisposeAsync()

@@ -29,4 +29,13 @@ internal static class TestHttp
 
         return client;
     }
+
+    /// <summary>A remote-write POST as Prometheus sends it: snappy-compressed protobuf to /api/v1/write.</summary>
+    public static HttpRequestMessage RemoteWrite(byte[] body)
+    {
+        var content = new ByteArrayContent(body);
+        content.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("application/x-protobuf");
+        content.Headers.ContentEncoding.Add("snappy");
+        return new HttpRequestMessage(HttpMethod.Post, "/api/v1/write") { Content = content };
+    }
 }

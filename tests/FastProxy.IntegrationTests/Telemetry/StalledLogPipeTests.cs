@@ -35,10 +35,8 @@ public sealed class StalledLogPipeTests
             using var worker = TestHttp.CreateClient(proxy.BaseAddress, TimeSpan.FromSeconds(30));
             for (var i = 0; i < 750; i++)
             {
-                using var content = new ByteArrayContent(body);
-                content.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("application/x-protobuf");
-                content.Headers.ContentEncoding.Add("snappy");
-                using var response = await worker.PostAsync(new Uri("/api/v1/write", UriKind.Relative), content);
+                using var request = TestHttp.RemoteWrite(body);
+                using var response = await worker.SendAsync(request);
                 Assert.Equal(HttpStatusCode.OK, response.StatusCode);
             }
         });
@@ -48,10 +46,9 @@ public sealed class StalledLogPipeTests
         // Once the pipe is read again, the next log line makes the logger report on stderr how
         // many it dropped (under the build's resource keys: "WarningMessageOnDrop, <count>").
         proxy.ReleaseStdout();
-        using (var content = new ByteArrayContent(body))
+        using (var request = TestHttp.RemoteWrite(body))
+        using (var response = await client.SendAsync(request))
         {
-            content.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("application/x-protobuf");
-            using var response = await client.PostAsync(new Uri("/api/v1/write", UriKind.Relative), content);
             Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         }
 
