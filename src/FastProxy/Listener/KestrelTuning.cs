@@ -1,6 +1,6 @@
+using FastProxy.Configuration;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Connections;
-using FastProxy.Configuration;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Server.Kestrel.Transport.Sockets;
 using Microsoft.Extensions.DependencyInjection;
@@ -14,9 +14,10 @@ namespace FastProxy.Listener;
 /// <remarks>
 /// Inline I/O completions (<c>IO_COMPLETIONS=inline</c>, the default) run a request from the
 /// client's bytes to the target's answer on the socket event threads, one per core, as nginx's
-/// workers do. With the thread pool in between, every receive was a hand-off: ≈ 3.5 context
-/// switches per proxied 12.8 KB request against 0.6 inline, and 1.2–1.9× the CPU time per request
-/// (perf-baselines/CHANGES.md, round 4). It takes both halves: the runtime's socket engine
+/// workers do. With the thread pool in between, every receive was a hand-off: ≈ 3 context
+/// switches per proxied 12.8 KB request against 0.6 inline, and 1.2–1.4× the CPU time per
+/// HTTP/1.1 request (h2c: the same either way, Kestrel's HTTP/2 layer queues streams to the pool
+/// itself; perf-baselines/CHANGES.md, round 4). It takes both halves: the runtime's socket engine
 /// (<see cref="InlineCompletionsVariable"/>) and Kestrel's pipes
 /// (<c>SocketTransportOptions.UnsafePreferInlineScheduling</c>); either alone kept most hops.
 /// The price: request code must never block, or it stalls every connection of that event thread.
