@@ -150,7 +150,7 @@ if idle:
 variants = sorted({os.path.basename(p).split("@")[0] for p in glob.glob(os.path.join(RAW, "variant-*@*.h2load"))})
 if variants:
     print("\n## Runtime and GC settings (FastProxy only, same run)\n")
-    print("Each variant is a fresh process; `aot-default` is the shipped configuration (workstation, non-concurrent GC, inline I/O completions). "
+    print("Each variant is a fresh process; `aot-default` is the shipped configuration (server GC with dynamic adaptation, non-concurrent, inline I/O completions). "
           "Ratios are to `aot-default` in this section.\n")
     print("| variant | h1 12.8 KB req/s | per CPU-s | h1 49 KB req/s | per CPU-s | h2c 12.8 KB req/s | per CPU-s | peak RSS MB (h1 12.8 KB) |")
     print("|---|---|---|---|---|---|---|---|")

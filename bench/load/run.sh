@@ -281,7 +281,7 @@ if [[ "$VARIANTS" == 1 ]]; then
   variant_list=(
     "aot-default|aot|"
     "jit-default|jit|"
-    "aot-gcserver|aot|DOTNET_gcServer=1"
+    "aot-workstation|aot|DOTNET_gcServer=0"
     "aot-gcconcurrent|aot|DOTNET_gcConcurrent=1"
     "aot-gen0-32m|aot|DOTNET_GCgen0size=0x2000000"
     "aot-conserve|aot|DOTNET_GCConserveMemory=5"

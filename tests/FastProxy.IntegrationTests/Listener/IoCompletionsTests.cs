@@ -72,7 +72,7 @@ public sealed class IoCompletionsTests
         // The runtime names its socket event threads ".NET Sockets": one per core inline, one
         // per 30 cores otherwise (System.Net.Sockets' own rule).
         var expected = inline ? Environment.ProcessorCount : Math.Max(1, (int)Math.Round(Environment.ProcessorCount / 30.0));
-        Assert.Equal(expected, SocketEventThreads(proxy.Process.Id));
+        Assert.Equal(expected, ProcessThreads.Named(proxy.Process.Id, ".NET Sockets"));
     }
 
     [Theory]
@@ -98,8 +98,4 @@ public sealed class IoCompletionsTests
         using var response = await client.SendAsync(request);
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
     }
-
-    private static int SocketEventThreads(int processId) =>
-        Directory.GetDirectories($"/proc/{processId}/task")
-            .Count(task => File.ReadAllText(Path.Combine(task, "comm")).Trim() == ".NET Sockets");
 }
