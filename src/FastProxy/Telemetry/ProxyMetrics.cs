@@ -124,10 +124,11 @@ internal sealed class ProxyMetrics : IDisposable
 
     public void RequestCompleted(string route, string method, string statusClass, TimeSpan elapsed)
     {
-        _inFlight.Add(-1, new KeyValuePair<string, object?>("route", route));
         var tags = new TagList { { "route", route }, { "method", method }, { "status_class", statusClass } };
         _requests.Add(1, tags);
         _duration.Record(elapsed.TotalSeconds, new KeyValuePair<string, object?>("route", route), new KeyValuePair<string, object?>("status_class", statusClass));
+        // Last: a request leaves "in flight" only once it is counted, so no scrape sees it as neither.
+        _inFlight.Add(-1, new KeyValuePair<string, object?>("route", route));
     }
 
     /// <summary>Counts a failure by the label of <see cref="ErrorKind"/>; the two counters split target from proxy/client trouble.</summary>

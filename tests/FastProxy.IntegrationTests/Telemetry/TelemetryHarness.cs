@@ -152,7 +152,28 @@ internal sealed class TelemetryHarness : IAsyncDisposable
         return StartAsync(environment, credential);
     }
 
+    /// <summary>
+    /// The scrape once every request that started has been counted. A client holds its response
+    /// before the forwarder records the request (the recorded duration includes writing the
+    /// response), so a scrape right after the last response could miss it: scrape until nothing
+    /// is in flight (bounded), then once more, since one scrape may read the gauge after the
+    /// counters.
+    /// </summary>
     public async Task<Scrape> ScrapeAsync(Uri? address = null)
+    {
+        for (var attempt = 0; attempt < 500; attempt++)
+        {
+            var scrape = await ScrapeOnceAsync(address);
+            if (scrape.Samples.Where(s => s.Name == "fastproxy_requests_in_flight").Sum(s => s.Value) == 0)
+            {
+                return await ScrapeOnceAsync(address);
+            }
+        }
+
+        throw new TimeoutException("requests stayed in flight through 500 scrapes");
+    }
+
+    private async Task<Scrape> ScrapeOnceAsync(Uri? address)
     {
         using var client = TestHttp.CreateClient(address ?? Address);
         using var response = await client.GetAsync(new Uri("/metrics", UriKind.Relative), TestContext.Current.CancellationToken);
