@@ -29,6 +29,7 @@ internal sealed class ProxyProcess : IAsyncDisposable
     private readonly ChangeSignal _changed = new();
     private readonly TaskCompletionSource<int> _exited = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private int _streamsOpen = 2;
+    private bool _stdoutHeld;
 
     private ProxyProcess(Process process, int port)
     {
@@ -108,6 +109,7 @@ internal sealed class ProxyProcess : IAsyncDisposable
         process.OutputDataReceived += (_, e) => proxy.OnLine(proxy._stdout, e.Data);
         process.ErrorDataReceived += (_, e) => proxy.OnLine(proxy._stderr, e.Data);
         process.Start();
+        proxy._stdoutHeld = holdStdout;
         if (!holdStdout)
         {
             process.BeginOutputReadLine();
@@ -118,7 +120,11 @@ internal sealed class ProxyProcess : IAsyncDisposable
     }
 
     /// <summary>Starts reading the stdout held back by <c>holdStdout</c>.</summary>
-    public void ReleaseStdout() => _process.BeginOutputReadLine();
+    public void ReleaseStdout()
+    {
+        _stdoutHeld = false;
+        _process.BeginOutputReadLine();
+    }
 
     private static string DotnetHost() =>
         Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } host && File.Exists(host) ? host : "dotnet";
@@ -195,19 +201,30 @@ internal sealed class ProxyProcess : IAsyncDisposable
     /// <summary>Polls /ready (bounded) until it answers 200.</summary>
     public async Task WaitForReadyAsync(HttpClient client, TimeSpan timeout)
     {
-        await WaitForListeningAsync();
+        // With stdout held, "Listening on" cannot be seen: a refused connection means "not yet".
+        var held = _stdoutHeld;
+        if (!held)
+        {
+            await WaitForListeningAsync();
+        }
+
         var deadline = DateTime.UtcNow + timeout;
         var last = "";
         while (DateTime.UtcNow < deadline && !HasExited)
         {
-            using (var response = await client.GetAsync(new Uri(BaseAddress, "/ready")))
+            try
             {
+                using var response = await client.GetAsync(new Uri(BaseAddress, "/ready"));
                 if (response.StatusCode == HttpStatusCode.OK)
                 {
                     return;
                 }
 
                 last = $"{(int)response.StatusCode} {await response.Content.ReadAsStringAsync()}";
+            }
+            catch (HttpRequestException ex) when (held)
+            {
+                last = ex.Message;
             }
 
             // Polling an external process: bounded by the deadline above.

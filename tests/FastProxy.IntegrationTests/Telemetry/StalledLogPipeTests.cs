@@ -27,7 +27,7 @@ public sealed class StalledLogPipeTests
             ["LOG_LEVEL"] = "debug",
         }, holdStdout: true);
         using var client = TestHttp.CreateClient(proxy.BaseAddress, TimeSpan.FromSeconds(30));
-        await WaitForReadyAsync(client, proxy);
+        await proxy.WaitForReadyAsync(client, TimeSpan.FromSeconds(30));
         var body = Fixtures.RemoteWrite()[0].Body;
 
         var workers = Enumerable.Range(0, 8).Select(async _ =>
@@ -53,29 +53,5 @@ public sealed class StalledLogPipeTests
         }
 
         await proxy.WaitForOutputAsync("WarningMessageOnDrop", TimeSpan.FromSeconds(30));
-    }
-
-    // Polls the child process's /ready: it cannot announce itself on the held stdout.
-    private static async Task WaitForReadyAsync(HttpClient client, ProxyProcess proxy)
-    {
-        for (var attempt = 0; attempt < 600 && !proxy.HasExited; attempt++)
-        {
-            try
-            {
-                using var response = await client.GetAsync(new Uri("/ready", UriKind.Relative));
-                if (response.StatusCode == HttpStatusCode.OK)
-                {
-                    return;
-                }
-            }
-            catch (HttpRequestException)
-            {
-                // Not listening yet.
-            }
-
-            await Task.Delay(50);
-        }
-
-        throw new TimeoutException($"FastProxy was not ready within 30 s\n{proxy.Describe()}");
     }
 }
