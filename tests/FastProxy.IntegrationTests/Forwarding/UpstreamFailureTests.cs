@@ -96,47 +96,50 @@ public sealed class UpstreamFailureTests
         upstream.Behavior = async (context, _) =>
         {
             context.Response.StatusCode = 200;
-            // 2.4 s in total, never silent for more than 0.3 s: the 1 s timeout measures silence.
-            for (var i = 0; i < 8; i++)
+            // 4 s in total, longer than the 3 s timeout, but never silent for more than 0.2 s: the
+            // timeout measures silence. The wide margin absorbs a busy CI machine's thread-pool
+            // stalls (a 1 s timeout against 0.3 s gaps failed there once).
+            for (var i = 0; i < 20; i++)
             {
                 await context.Response.Body.WriteAsync(new byte[100], context.RequestAborted);
                 await context.Response.Body.FlushAsync(context.RequestAborted);
-                await Task.Delay(300, context.RequestAborted);
+                await Task.Delay(200, context.RequestAborted);
             }
         };
-        await using var proxy = await InProcessProxy.StartAsync(upstream.BaseUrl, ("UPSTREAM_TIMEOUT_SECONDS", "1"));
+        await using var proxy = await InProcessProxy.StartAsync(upstream.BaseUrl, ("UPSTREAM_TIMEOUT_SECONDS", "3"));
         upstream.AcceptToken(proxy.Token);
         using var client = TestHttp.CreateClient(proxy.Address);
 
         using var response = await client.GetAsync(new Uri("/api/v1/query?query=up", UriKind.Relative), Cancel);
 
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
-        Assert.Equal(800, (await response.Content.ReadAsByteArrayAsync(Cancel)).Length);
+        Assert.Equal(2000, (await response.Content.ReadAsByteArrayAsync(Cancel)).Length);
     }
 
     [Fact]
     public async Task SlowButSteadyRequestBody_IsNotCutByTheSilenceTimeout()
     {
         await using var upstream = await FakeUpstream.StartAsync();
-        await using var proxy = await InProcessProxy.StartAsync(upstream.BaseUrl, ("UPSTREAM_TIMEOUT_SECONDS", "1"));
+        await using var proxy = await InProcessProxy.StartAsync(upstream.BaseUrl, ("UPSTREAM_TIMEOUT_SECONDS", "3"));
         upstream.AcceptToken(proxy.Token);
         using var client = TestHttp.CreateClient(proxy.Address);
 
-        // The client itself is slow (the scenario, not synchronisation): 2.4 s of upload, never
-        // silent for more than 0.3 s; the target waits for the whole body before answering.
+        // The client itself is slow (the scenario, not synchronisation): 4 s of upload, longer than
+        // the 3 s timeout, never silent for more than 0.2 s; the target waits for the whole body
+        // before answering. The margin is wide for the reason given in the response test above.
         var content = new PushContent(async (stream, ct) =>
         {
-            for (var i = 0; i < 8; i++)
+            for (var i = 0; i < 20; i++)
             {
                 await stream.WriteAsync(new byte[1000], ct);
                 await stream.FlushAsync(ct);
-                await Task.Delay(300, ct);
+                await Task.Delay(200, ct);
             }
         });
         using var response = await client.PostAsync(new Uri("/api/v1/write", UriKind.Relative), content, Cancel);
 
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
-        Assert.Equal(8000, Assert.Single(upstream.Requests).Body!.Length);
+        Assert.Equal(20_000, Assert.Single(upstream.Requests).Body!.Length);
     }
 
     [Fact]
