@@ -14,6 +14,9 @@ internal static partial class Log
     [LoggerMessage(EventId = 602, Level = LogLevel.Warning, Message = "Request body of {ContentLength} bytes on route {Route} exceeds the 1 MB Azure Monitor accepts ({Suppressed} similar requests not logged in the last interval); lower max_samples_per_send in Prometheus' remote_write queue_config")]
     public static partial void BodyTooLargeForAzureMonitor(ILogger logger, long contentLength, string route, long suppressed);
 
+    [LoggerMessage(EventId = 603, Level = LogLevel.Debug, Message = "Start-up code released: {Mappings} mappings of the executable, {ReleasedMb:0.0} MB advised out; resident {BeforeMb:0.0} MB before, {AfterMb:0.0} MB after (error number {Error}; 0 = none)")]
+    public static partial void StartupCodeReleased(ILogger logger, int mappings, double releasedMb, double beforeMb, double afterMb, int error);
+
     [LoggerMessage(EventId = 610, Level = LogLevel.Information, Message = "Listener TLS certificate {Certificate} from {Path} in use, valid until {NotAfter:O}; client CAs: {ClientCaCount}")]
     public static partial void ListenerCertificateLoaded(ILogger logger, string certificate, string path, DateTime notAfter, int clientCaCount);
 

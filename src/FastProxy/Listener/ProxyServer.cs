@@ -143,6 +143,12 @@ internal sealed class ProxyServer : IAsyncDisposable
         builder.Services.AddSingleton(sp => new PayloadTap(options.Diagnostics.SampleEvery, options.Diagnostics.Recent,
             options.Diagnostics.MaxBodyBytes, time, sp.GetRequiredService<ILoggerFactory>().CreateLogger("FastProxy.Diagnostics"), metrics.Meter));
         builder.Services.AddHostedService(sp => sp.GetRequiredService<PayloadTap>());
+        if (StartupCodeRelease.Applies)
+        {
+            builder.Services.AddHostedService(sp => new StartupCodeRelease(sp.GetRequiredService<TokenSources>(),
+                sp.GetRequiredService<IHostApplicationLifetime>(), sp.GetRequiredService<ILoggerFactory>().CreateLogger("FastProxy.Listener")));
+        }
+
         builder.Services.AddSingleton(sp => new ErrorResponder(sp.GetRequiredService<ILoggerFactory>().CreateLogger("FastProxy.Forwarding"), time, sp.GetRequiredService<ForwardingTelemetry>()));
         // Shared: RequestHandler checks a declared Content-Length, the forwarder a chunked body's streamed count.
         builder.Services.AddSingleton(sp => new AzureBodySizeWatch(metrics.Meter, sp.GetRequiredService<ILoggerFactory>().CreateLogger("FastProxy.Listener"), time));

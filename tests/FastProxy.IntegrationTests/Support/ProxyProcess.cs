@@ -70,11 +70,13 @@ internal sealed class ProxyProcess : IAsyncDisposable
     /// Leave stdout unread until <see cref="ReleaseStdout"/>: its pipe fills and stays full, as a
     /// container runtime's log pipe that is not being drained.
     /// </param>
-    public static ProxyProcess Start(IReadOnlyDictionary<string, string?> settings, int? port = null, IEnumerable<string>? arguments = null, bool holdStdout = false)
+    /// <param name="nativeBinary">A published native-AOT executable to run instead of fastproxy.dll on the JIT.</param>
+    public static ProxyProcess Start(IReadOnlyDictionary<string, string?> settings, int? port = null, IEnumerable<string>? arguments = null,
+        bool holdStdout = false, string? nativeBinary = null)
     {
         var listeningPort = port ?? FreePort.Get();
         var dll = Path.Combine(AppContext.BaseDirectory, "fastproxy.dll");
-        var start = new ProcessStartInfo(DotnetHost(), [dll, .. arguments ?? []])
+        var start = new ProcessStartInfo(nativeBinary ?? DotnetHost(), nativeBinary is null ? [dll, .. arguments ?? []] : [.. arguments ?? []])
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
