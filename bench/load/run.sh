@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Load comparison harness: direct vs FastProxy (native AOT) vs nginx vs HAProxy, one run, same sink.
+# Load comparison harness: direct vs FastProxy (native AOT) vs nginx vs HAProxy vs YARP (JIT), one run,
+# same sink.
 # Writes perf-baselines/load-report.md. Bounded: about 5 minutes with the defaults.
 #
 #   bench/load/run.sh                 # everything
@@ -12,6 +13,7 @@
 #   PIN=0             1: sink + h2load on CPU 0, the proxy on CPU 1 (see README: steadier, but the
 #                     proxy then has one core, like nginx/HAProxy's one worker)
 #   VARIANTS=1        0 skips the AOT-vs-JIT and GC-settings comparison
+#   YARP=1            0 skips the YARP peer (bench/peers/YarpPeer, built here; needs NuGet)
 #   FASTPROXY_BIN=    use this AOT binary instead of publishing one
 #   BEFORE_BIN=       an older AOT binary: adds the variant "aot-before" (A/B of a change in one run)
 #   ARTIFACTS=/tmp/art-bench   dotnet --artifacts-path for the publish
@@ -27,12 +29,14 @@ WARMUP=${WARMUP:-1}
 RATE=${RATE:-4000}
 PIN=${PIN:-0}
 VARIANTS=${VARIANTS:-1}
+YARP=${YARP:-1}
 OUT=${OUT:-$ROOT/perf-baselines/load-report.md}
 
 SINK_PORT=18080
 FP_PORT=18100;  FP_H2C=18101
 NGX_PORT=18200; NGX_H2C=18201
 HAP_PORT=18300; HAP_H2C=18301
+YARP_PORT=18400; YARP_H2C=18401
 TOKEN="bench-token-0123456789abcdef"
 
 BODY12=$ROOT/testdata/remote-write/prometheus-2.42/batch-12826.snappy
@@ -274,6 +278,23 @@ $PROXY_CPUS "$HAPROXY" -f "$WORK/haproxy.cfg" -db >"$WORK/haproxy.log" 2>&1 & HA
 wait_http "http://127.0.0.1:$HAP_PORT/big?bytes=1"
 run_all_scenarios haproxy "http://127.0.0.1:$HAP_PORT" "http://127.0.0.1:$HAP_H2C" "$HAP_PID"
 stop_pid "$HAP_PID"
+
+# ---------------------------------------------------------------- YARP (JIT)
+if [[ "$YARP" == 1 ]]; then
+  log "YARP (minimal forwarder, JIT)"
+  dotnet publish "$ROOT/bench/peers/YarpPeer" -c Release -o "$WORK/yarp" -v q -nologo >"$WORK/yarp-publish.log" 2>&1 \
+    || { cat "$WORK/yarp-publish.log"; exit 1; }
+  SINK=http://127.0.0.1:$SINK_PORT TOKEN=$TOKEN PORT=$YARP_PORT H2C_PORT=$YARP_H2C \
+    $PROXY_CPUS dotnet "$WORK/yarp/YarpPeer.dll" >"$WORK/yarp.log" 2>&1 & YARP_PID=$!; PIDS+=("$YARP_PID")
+  wait_http "http://127.0.0.1:$YARP_PORT/big?bytes=1"
+  # The JIT needs tens of thousands of requests to reach its steady state (tiered compilation):
+  # warmed up here so that YARP is measured at its best, not while it compiles.
+  $LOAD_CPUS h2load -n 60000 --h1 -c 32 -d "$BODY12" "http://127.0.0.1:$YARP_PORT/api/v1/write" >/dev/null 2>&1 || true
+  $LOAD_CPUS h2load -n 30000 -c 8 -m 8 -d "$BODY12" "http://127.0.0.1:$YARP_H2C/api/v1/write" >/dev/null 2>&1 || true
+  echo "yarp=$(sed -n 's/.*Include="Yarp.ReverseProxy" Version="\([^"]*\)".*/\1/p' "$ROOT/bench/peers/YarpPeer/YarpPeer.csproj")" >> "$WORK/raw/machine.env"
+  run_all_scenarios yarp "http://127.0.0.1:$YARP_PORT" "http://127.0.0.1:$YARP_H2C" "$YARP_PID"
+  stop_pid "$YARP_PID"
+fi
 
 # ---------------------------------------------------------------- AOT vs JIT, GC settings
 if [[ "$VARIANTS" == 1 ]]; then
