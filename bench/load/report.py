@@ -144,7 +144,7 @@ if startup:
     print(f"- start to first 200 on `/ready` (process exec → listener → first token from the local IMDS): "
           f"median {statistics.median(startup):.0f} ms, runs {', '.join(f'{x:.0f}' for x in startup)} ms (target < 100 ms)")
 if idle:
-    print(f"- idle RSS after start and first token: {int(idle['idle_rss_kb']) / 1024:.1f} MB (target < 30 MB)")
+    print(f"- idle RSS 7 s after ready (start-up over, its code pages released): {int(idle['idle_rss_kb']) / 1024:.1f} MB (target < 30 MB)")
     if "hwm_1g_kb" in idle:
         print(f"- peak RSS streaming one 1 GiB body: {int(idle['hwm_1g_kb']) / 1024:.1f} MB (status {idle.get('status_1g')}) vs "
               f"{int(idle['hwm_12k_kb']) / 1024:.1f} MB under 32-connection 12.8 KB load (target: within 10 MB)")

@@ -201,7 +201,9 @@ run_all_scenarios direct "http://127.0.0.1:$SINK_PORT" ""
 # ---------------------------------------------------------------- FastProxy (AOT)
 log "FastProxy (native AOT)"
 start_fastproxy fastproxy "$FASTPROXY_BIN"
-sleep 1
+# Idle RSS once start-up is over: the start-up code pages go 5 s after the first token
+# (Listener/StartupCodeRelease.cs).
+sleep 7
 echo "idle_rss_kb=$(rss_kb "$FP_PID")" > "$WORK/raw/fastproxy.idle"
 run_all_scenarios fastproxy "http://127.0.0.1:$FP_PORT" "http://127.0.0.1:$FP_H2C" "$FP_PID"
 # 1 GiB body: peak RSS must match a 12 KB-body run (bodies stream; nothing is held whole).

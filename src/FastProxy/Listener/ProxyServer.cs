@@ -146,7 +146,7 @@ internal sealed class ProxyServer : IAsyncDisposable
         if (StartupCodeRelease.Applies)
         {
             builder.Services.AddHostedService(sp => new StartupCodeRelease(sp.GetRequiredService<TokenSources>(),
-                sp.GetRequiredService<IHostApplicationLifetime>(), sp.GetRequiredService<ILoggerFactory>().CreateLogger("FastProxy.Listener")));
+                sp.GetRequiredService<IHostApplicationLifetime>(), time, sp.GetRequiredService<ILoggerFactory>().CreateLogger("FastProxy.Listener")));
         }
 
         builder.Services.AddSingleton(sp => new ErrorResponder(sp.GetRequiredService<ILoggerFactory>().CreateLogger("FastProxy.Forwarding"), time, sp.GetRequiredService<ForwardingTelemetry>()));
