@@ -5,30 +5,22 @@ using FastProxy.IntegrationTests.Support;
 namespace FastProxy.IntegrationTests.Listener;
 
 /// <summary>
-/// The native binary gives the code only start-up needed back to the kernel once it holds its first
-/// token, and forwarding goes on, faulting back in only what it uses. Runs when
+/// The native binary gives the code only start-up needed back to the kernel five seconds after its
+/// first token, and forwarding goes on, faulting back in only what it uses. Runs when
 /// FASTPROXY_NATIVE_BINARY names a published binary (CI does); skipped otherwise, since on the JIT
 /// the executable is the dotnet host and nothing is released.
 /// </summary>
 public sealed class NativeBinaryStartupCodeTests
 {
     [Fact]
-    public async Task AfterTheFirstToken_StartupCodeLeavesMemory_AndRequestsStillFlow()
+    public async Task OnceStartUpIsOver_StartupCodeLeavesMemory_AndRequestsStillFlow()
     {
         var binary = Environment.GetEnvironmentVariable("FASTPROXY_NATIVE_BINARY");
         Assert.SkipWhen(string.IsNullOrEmpty(binary) || !File.Exists(binary), "FASTPROXY_NATIVE_BINARY is not set to a published binary");
         await using var imds = await FakeImds.StartAsync();
-        await using var upstream = await FakeUpstream.StartAsync();
-        upstream.TokenValidator = imds.HasIssued;
-        await using var proxy = ProxyProcess.Start(new Dictionary<string, string?>
-        {
-            ["AZURE_POD_IDENTITY_AUTHORITY_HOST"] = imds.BaseUrl,
-            ["TARGET_HOST"] = upstream.BaseUrl,
-            ["IDENTITY_TYPE"] = "systemassigned",
-            ["LOG_LEVEL"] = "debug",
-        }, nativeBinary: binary);
-        using var client = TestHttp.CreateClient(proxy.BaseAddress, TimeSpan.FromSeconds(30));
-        await proxy.WaitForReadyAsync(client, TimeSpan.FromSeconds(30));
+        await using var child = await ChildProxy.StartWithImdsAsync(imds, new Dictionary<string, string?> { ["LOG_LEVEL"] = "debug" }, nativeBinary: binary);
+        var proxy = child.Process;
+        await proxy.WaitForReadyAsync(child.Client, TimeSpan.FromSeconds(30));
 
         await proxy.WaitForOutputAsync("Start-up code released", TimeSpan.FromSeconds(30));
         var line = proxy.Stdout.Split('\n').Single(l => l.Contains("\"EventId\":603", StringComparison.Ordinal));
@@ -43,13 +35,12 @@ public sealed class NativeBinaryStartupCodeTests
         var body = Fixtures.RemoteWrite()[0].Body;
         for (var i = 0; i < 200; i++)
         {
-            using var request = TestHttp.RemoteWrite(body);
-            using var response = await client.SendAsync(request);
+            using var response = await child.PostRemoteWriteAsync(body);
             Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         }
 
         // How much forwarding faults back in depends on the kernel's fault-around and page-cache
         // folio sizes, so it is measured by the load harness (idle RSS), not asserted here.
-        Assert.Equal(200, upstream.Requests.Count);
+        Assert.Equal(200, child.Upstream.Requests.Count);
     }
 }

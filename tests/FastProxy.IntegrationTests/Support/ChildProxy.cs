@@ -26,8 +26,11 @@ internal sealed class ChildProxy : IAsyncDisposable
     public HttpClient Client { get; }
 
     /// <summary>FastProxy with IMDS at <paramref name="imds"/> (AZURE_POD_IDENTITY_AUTHORITY_HOST).</summary>
-    public static async Task<ChildProxy> StartWithImdsAsync(FakeImds imds, IReadOnlyDictionary<string, string?>? settings = null) =>
-        await StartAsync(imds, new Dictionary<string, string?> { ["AZURE_POD_IDENTITY_AUTHORITY_HOST"] = imds.BaseUrl }, settings);
+    /// <param name="holdStdout">See <see cref="ProxyProcess.Start"/>.</param>
+    /// <param name="nativeBinary">See <see cref="ProxyProcess.Start"/>.</param>
+    public static async Task<ChildProxy> StartWithImdsAsync(FakeImds imds, IReadOnlyDictionary<string, string?>? settings = null,
+        bool holdStdout = false, string? nativeBinary = null) =>
+        await StartAsync(imds, new Dictionary<string, string?> { ["AZURE_POD_IDENTITY_AUTHORITY_HOST"] = imds.BaseUrl }, settings, holdStdout, nativeBinary);
 
     /// <summary>FastProxy with the App Service / Container Apps endpoint (IDENTITY_ENDPOINT + IDENTITY_HEADER).</summary>
     public static async Task<ChildProxy> StartWithAppServiceAsync(FakeAppServiceIdentity endpoint, IReadOnlyDictionary<string, string?>? settings = null) =>
@@ -37,7 +40,8 @@ internal sealed class ChildProxy : IAsyncDisposable
             ["IDENTITY_HEADER"] = endpoint.Secret,
         }, settings);
 
-    private static async Task<ChildProxy> StartAsync(FakeTokenEndpoint identity, Dictionary<string, string?> environment, IReadOnlyDictionary<string, string?>? settings)
+    private static async Task<ChildProxy> StartAsync(FakeTokenEndpoint identity, Dictionary<string, string?> environment, IReadOnlyDictionary<string, string?>? settings,
+        bool holdStdout = false, string? nativeBinary = null)
     {
         var upstream = await FakeUpstream.StartAsync();
         upstream.TokenValidator = identity.HasIssued;
@@ -48,7 +52,7 @@ internal sealed class ChildProxy : IAsyncDisposable
             environment[name] = value;
         }
 
-        var proxy = ProxyProcess.Start(environment);
+        var proxy = ProxyProcess.Start(environment, holdStdout: holdStdout, nativeBinary: nativeBinary);
         return new ChildProxy(identity, upstream, proxy);
     }
 

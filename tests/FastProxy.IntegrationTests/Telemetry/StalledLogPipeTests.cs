@@ -15,18 +15,10 @@ public sealed class StalledLogPipeTests
     public async Task StdoutNotRead_RequestsStillFlow()
     {
         await using var imds = await FakeImds.StartAsync();
-        await using var upstream = await FakeUpstream.StartAsync();
-        upstream.TokenValidator = imds.HasIssued;
-        await using var proxy = ProxyProcess.Start(new Dictionary<string, string?>
-        {
-            ["AZURE_POD_IDENTITY_AUTHORITY_HOST"] = imds.BaseUrl,
-            ["TARGET_HOST"] = upstream.BaseUrl,
-            ["IDENTITY_TYPE"] = "systemassigned",
-            // One line per request (event 305): 6,000 requests are far more than the 64 KB pipe
-            // and the logger's 2,500-line queue hold.
-            ["LOG_LEVEL"] = "debug",
-        }, holdStdout: true);
-        using var client = TestHttp.CreateClient(proxy.BaseAddress, TimeSpan.FromSeconds(30));
+        // One line per request (event 305): 6,000 requests are far more than the 64 KB pipe and
+        // the logger's 2,500-line queue hold.
+        await using var child = await ChildProxy.StartWithImdsAsync(imds, new Dictionary<string, string?> { ["LOG_LEVEL"] = "debug" }, holdStdout: true);
+        var (proxy, client, upstream) = (child.Process, child.Client, child.Upstream);
         await proxy.WaitForReadyAsync(client, TimeSpan.FromSeconds(30));
         var body = Fixtures.RemoteWrite()[0].Body;
 
