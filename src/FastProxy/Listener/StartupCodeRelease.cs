@@ -18,9 +18,9 @@ namespace FastProxy.Listener;
 /// <remarks>
 /// Measured (perf-baselines/CHANGES.md, round 5): an idle native process held 20 of its 22 MB of
 /// executable resident, because the kernel maps file pages around every fault; after the release
-/// 8 MB come back at idle and 13 MB after 20,000 requests. Idle RSS drops from ≈ 32 to ≈ 22 MB, and
-/// since the pages leave the page cache too when no other process maps them, so does the
-/// container's memory charge. CPU per request does not change. Only the native-AOT executable is
+/// ≈ 6 MB of file pages stay resident at idle and 15 MB after 20,000 requests. Idle RSS drops from
+/// ≈ 32 to ≈ 18 MB, and since the pages leave the page cache too when no other process maps them
+/// (pages another process maps are skipped by the kernel), so does the container's memory charge. CPU per request does not change. Only the native-AOT executable is
 /// released: on the JIT the executable is the dotnet host and the code lives elsewhere. Writable
 /// mappings are left alone. Best effort: a kernel without MADV_PAGEOUT (before 5.4) or a sandbox
 /// that refuses it changes nothing but the debug line.
