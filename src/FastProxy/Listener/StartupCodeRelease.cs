@@ -78,9 +78,10 @@ internal sealed partial class StartupCodeRelease : BackgroundService
             return;
         }
 
-        var residentBefore = ResidentBytes();
+        // VmRSS from /proc/self/status on Linux.
+        var residentBefore = Environment.WorkingSet;
         var (mappings, released, error) = Release(executable);
-        var residentAfter = ResidentBytes();
+        var residentAfter = Environment.WorkingSet;
         Log.StartupCodeReleased(_logger, mappings, released / 1048576.0, residentBefore / 1048576.0, residentAfter / 1048576.0, error);
     }
 
@@ -138,20 +139,6 @@ internal sealed partial class StartupCodeRelease : BackgroundService
         writable = fields[1][1] == 'w';
         path = fields.Length == 6 ? fields[5].Trim() : null;
         return true;
-    }
-
-    private static long ResidentBytes()
-    {
-        try
-        {
-            // statm: size resident shared text lib data dt, in pages.
-            var fields = File.ReadAllText("/proc/self/statm").Split(' ');
-            return long.Parse(fields[1], CultureInfo.InvariantCulture) * Environment.SystemPageSize;
-        }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or FormatException or IndexOutOfRangeException)
-        {
-            return 0;
-        }
     }
 
     [LibraryImport("libc", EntryPoint = "madvise", SetLastError = true)]
