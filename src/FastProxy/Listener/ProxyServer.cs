@@ -265,6 +265,11 @@ internal sealed class ProxyServer : IAsyncDisposable
         // level (HostingApplicationDiagnostics checks IsEnabled(Critical)). FastProxy's spans come
         // from its own source, so with tracing off no Activity is created per request.
         logging.AddFilter("Microsoft.AspNetCore.Hosting.Diagnostics", LogLevel.None);
+        // The host logs a failed start (a port already taken) as an error with the exception's
+        // stack; the command prints what failed and what to do instead, and an unexpected failure
+        // still surfaces with its exception. Critical stays: a background service that stops the
+        // host is logged there, exception included.
+        logging.AddFilter("Microsoft.Extensions.Hosting.Internal.Host", LogLevel.Critical);
     }
 
     public async Task StartAsync(CancellationToken cancellationToken = default)

@@ -1,3 +1,5 @@
+using System.Net;
+using System.Net.Sockets;
 using FastProxy.IntegrationTests.Support;
 
 namespace FastProxy.IntegrationTests.Cli;
@@ -79,6 +81,27 @@ public sealed class ConfigurationErrorTests
 
         Assert.True(exitCode == 2, $"exit code {exitCode}\n{proxy.Describe()}");
         Assert.Contains("--no-such-flag", proxy.Stderr, StringComparison.Ordinal);
+        AssertNoStackTrace(proxy);
+    }
+
+    [Fact]
+    public async Task PortInUse_ExitsWithCode1AndOneClearLine_NoStackTraceInTheLog()
+    {
+        using var holder = new TcpListener(IPAddress.Loopback, 0);
+        holder.Start();
+        var port = ((IPEndPoint)holder.LocalEndpoint).Port;
+        await using var proxy = ProxyProcess.Start(new Dictionary<string, string?>
+        {
+            ["TARGET_HOST"] = "http://127.0.0.1:9",
+            ["IDENTITY_TYPE"] = "systemassigned",
+        }, port: port);
+
+        var exitCode = await proxy.WaitForExitAsync(ExitTimeout);
+
+        Assert.True(exitCode == 1, $"exit code {exitCode}\n{proxy.Describe()}");
+        var line = Assert.Single(proxy.StderrLines, l => l.Contains("cannot listen", StringComparison.Ordinal));
+        Assert.Contains($"127.0.0.1:{port}", line, StringComparison.Ordinal);
+        Assert.Contains("Choose another LISTENING_PORT", line, StringComparison.Ordinal);
         AssertNoStackTrace(proxy);
     }
 
