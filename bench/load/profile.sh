@@ -4,7 +4,8 @@
 # request, peak RSS, and optionally a perf profile with the AOT symbols.
 #
 #   bench/load/profile.sh BIN [SCENARIO] [REQUESTS]
-#     BIN        the AOT binary (its fastproxy.dbg beside it gives perf the symbols)
+#     BIN        the AOT binary (its fastproxy.dbg beside it gives perf the symbols), or "nginx":
+#                the harness's nginx peer (bench/load/nginx-conf.sh), measured on its one worker
 #     SCENARIO   h1-post-49k (default), h1-post-12k, h1-post-1m, h1-get-1m, h2c-post-12k,
 #                h2c-post-49k, h2c-get-1m
 #     REQUESTS   fixed request count per measured run (default 5000)
@@ -39,11 +40,22 @@ wait_http() { local i; for i in $(seq 1 500); do [[ "$(curl -s -o /dev/null -w '
 
 "$WORK/sink" "$SINK_PORT" 2>"$WORK/sink.log" & PIDS+=($!)
 wait_http "http://127.0.0.1:$SINK_PORT/big?bytes=1"
-env AZURE_POD_IDENTITY_AUTHORITY_HOST=http://127.0.0.1:$SINK_PORT IDENTITY_TYPE=systemassigned \
-  TARGET_HOST=http://127.0.0.1:$SINK_PORT LISTENING_PORT=$FP_PORT H2C_PORT=$FP_H2C LISTEN_ADDRESS=127.0.0.1 \
-  LOG_LEVEL=Warning ${PROXY_ENV:-} "$BIN" > "$WORK/fastproxy.log" 2>&1 &
-FP_PID=$!; PIDS+=("$FP_PID")
-wait_http "http://127.0.0.1:$FP_PORT/ready"
+if [[ $BIN == nginx ]]; then
+  # shellcheck source=bench/load/nginx-conf.sh
+  source "$ROOT/bench/load/nginx-conf.sh"
+  write_nginx_conf "$WORK/nginx" "$FP_PORT" "$FP_H2C" "$SINK_PORT" "bench-token-0123456789abcdef"
+  "$(command -v nginx || echo /usr/sbin/nginx)" -p "$WORK/nginx" -c "$WORK/nginx/nginx.conf" -g 'daemon off;' &
+  PIDS+=($!)
+  wait_http "http://127.0.0.1:$FP_PORT/big?bytes=1"
+  # The worker does the proxying; the master only waits.
+  FP_PID=$(pgrep -P "${PIDS[-1]}")
+else
+  env AZURE_POD_IDENTITY_AUTHORITY_HOST=http://127.0.0.1:$SINK_PORT IDENTITY_TYPE=systemassigned \
+    TARGET_HOST=http://127.0.0.1:$SINK_PORT LISTENING_PORT=$FP_PORT H2C_PORT=$FP_H2C LISTEN_ADDRESS=127.0.0.1 \
+    LOG_LEVEL=Warning ${PROXY_ENV:-} "$BIN" > "$WORK/fastproxy.log" 2>&1 &
+  FP_PID=$!; PIDS+=("$FP_PID")
+  wait_http "http://127.0.0.1:$FP_PORT/ready"
+fi
 
 case $SCEN in
   h1-*) ARGS=(--h1 -c "$CLIENTS"); BASE=http://127.0.0.1:$FP_PORT ;;

@@ -22,6 +22,8 @@
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+# shellcheck source=bench/load/nginx-conf.sh
+source "$ROOT/bench/load/nginx-conf.sh"
 WORK=${WORK:-/tmp/fastproxy-load}
 ARTIFACTS=${ARTIFACTS:-/tmp/art-bench}
 DURATION=${DURATION:-4}
@@ -219,37 +221,7 @@ stop_pid "$FP_PID"
 
 # ---------------------------------------------------------------- nginx
 log "nginx"
-cat > "$WORK/nginx/nginx.conf" <<EOF
-worker_processes 1;
-error_log $WORK/nginx/logs/error.log warn;
-pid $WORK/nginx/nginx.pid;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  # nginx closes a connection after 1000 requests by default; h2load does not reconnect.
-  keepalive_requests 1000000;
-  keepalive_timeout 300s;
-  upstream sink { server 127.0.0.1:$SINK_PORT; keepalive 128; }
-  server {
-    listen 127.0.0.1:$NGX_PORT;
-    listen 127.0.0.1:$NGX_H2C http2;
-    client_max_body_size 0;
-    location / {
-      proxy_pass http://sink;
-      proxy_http_version 1.1;
-      proxy_set_header Connection "";
-      proxy_set_header Host \$host;
-      proxy_set_header Authorization "Bearer $TOKEN";
-      proxy_request_buffering off;
-      proxy_buffering off;
-      proxy_buffer_size 64k;
-      proxy_buffers 4 64k;
-      proxy_busy_buffers_size 128k;
-      client_body_buffer_size 64k;
-    }
-  }
-}
-EOF
+write_nginx_conf "$WORK/nginx" "$NGX_PORT" "$NGX_H2C" "$SINK_PORT" "$TOKEN"
 $PROXY_CPUS "$NGINX" -p "$WORK/nginx" -c "$WORK/nginx/nginx.conf" -g 'daemon off;' & NGX_PID=$!; PIDS+=("$NGX_PID")
 wait_http "http://127.0.0.1:$NGX_PORT/big?bytes=1"
 NGX_PIDS=("$NGX_PID" $(pgrep -P "$NGX_PID"))
