@@ -85,18 +85,8 @@ public sealed class ClientAbortTests
         // FastProxy counts nothing in flight any more, and the next request goes through. The last
         // handler leaves the count just after the target saw its cancellation, so the scrape is
         // repeated (bounded: 5 s); a request that leaked would stay in flight through all of them.
-        var inFlight = -1.0;
-        for (var attempt = 0; attempt < 500 && inFlight != 0; attempt++)
-        {
-            if (attempt > 0)
-            {
-                await Task.Delay(10, Cancel);
-            }
-
-            inFlight = (await ScrapeAsync(client)).Value("fastproxy_requests_in_flight", ("route", "default"));
-        }
-
-        Assert.Equal(0, inFlight);
+        var scrape = await Scrape.UntilNothingInFlightAsync(() => ScrapeAsync(client), TimeSpan.FromMilliseconds(10));
+        Assert.Equal(0, scrape.Value("fastproxy_requests_in_flight", ("route", "default")));
         upstream.Behavior = null;
         using var response = await client.PostAsync(new Uri("/api/v1/write", UriKind.Relative), new ByteArrayContent(new byte[1000]), Cancel);
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);

@@ -98,6 +98,28 @@ internal sealed class Scrape
 
     public bool Has(string name, params (string Name, string Value)[] labels) =>
         Samples.Any(s => s.Name == name && labels.All(l => s.Labels.TryGetValue(l.Name, out var v) && v == l.Value));
+
+    /// <summary>
+    /// Scrapes until no request is in flight, at most 500 times with <paramref name="pause"/> in
+    /// between, and returns the last scrape. A request leaves the in-flight count only after its
+    /// response is written, so a scrape right after a response can still see it; one that leaked
+    /// stays in flight through every attempt, and the caller's assertion on the result fails.
+    /// </summary>
+    public static async Task<Scrape> UntilNothingInFlightAsync(Func<Task<Scrape>> scrapeOnce, TimeSpan pause)
+    {
+        var scrape = await scrapeOnce();
+        for (var attempt = 1; attempt < 500 && scrape.Value("fastproxy_requests_in_flight") != 0; attempt++)
+        {
+            if (pause > TimeSpan.Zero)
+            {
+                await Task.Delay(pause, TestContext.Current.CancellationToken);
+            }
+
+            scrape = await scrapeOnce();
+        }
+
+        return scrape;
+    }
 }
 
 /// <summary>FastProxy in the test process with captured logs, configured through the real loader.</summary>
@@ -161,16 +183,13 @@ internal sealed class TelemetryHarness : IAsyncDisposable
     /// </summary>
     public async Task<Scrape> ScrapeAsync(Uri? address = null)
     {
-        for (var attempt = 0; attempt < 500; attempt++)
+        var settled = await Scrape.UntilNothingInFlightAsync(() => ScrapeOnceAsync(address), TimeSpan.Zero);
+        if (settled.Value("fastproxy_requests_in_flight") != 0)
         {
-            var scrape = await ScrapeOnceAsync(address);
-            if (scrape.Samples.Where(s => s.Name == "fastproxy_requests_in_flight").Sum(s => s.Value) == 0)
-            {
-                return await ScrapeOnceAsync(address);
-            }
+            throw new TimeoutException("requests stayed in flight through 500 scrapes");
         }
 
-        throw new TimeoutException("requests stayed in flight through 500 scrapes");
+        return await ScrapeOnceAsync(address);
     }
 
     private async Task<Scrape> ScrapeOnceAsync(Uri? address)
