@@ -283,6 +283,8 @@ internal sealed class ProxyServer : IAsyncDisposable
 
         var telemetry = _options.Telemetry.Describe(_options);
         Log.EffectiveSetting(logger, version, telemetry);
+        var runtime = RuntimeSettings.Describe();
+        Log.EffectiveSetting(logger, version, runtime);
 
         await _app.StartAsync(cancellationToken);
         var elapsed = Stopwatch.GetElapsedTime(_createdAt);

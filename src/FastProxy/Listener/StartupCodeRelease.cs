@@ -1,5 +1,4 @@
 using System.Globalization;
-using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using FastProxy.Identity;
 using FastProxy.Telemetry;
@@ -50,7 +49,7 @@ internal sealed partial class StartupCodeRelease : BackgroundService
     }
 
     /// <summary>Native AOT on Linux: the only case where the executable holds the code.</summary>
-    public static bool Applies => OperatingSystem.IsLinux() && !RuntimeFeature.IsDynamicCodeSupported;
+    public static bool Applies => OperatingSystem.IsLinux() && RuntimeSettings.IsNativeAot;
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {

@@ -34,7 +34,13 @@ public sealed class RuntimeSettingsTests
         }
 
         AssertRuntimeThreads(proxy.Process.Id);
+        // The gen0 budget cap is compiled into the native binary only (Identity/NativeBinaryTests).
+        Assert.Contains("runtime: JIT, server GC with dynamic adaptation (DATAS), no background GC, gen0 budget at most", proxy.Process.Stdout);
     }
+
+    /// <summary>The start-up line naming the GC settings the native binary runs, cap included.</summary>
+    internal const string NativeRuntimeLine =
+        "runtime: native AOT, server GC with dynamic adaptation (DATAS), no background GC, gen0 budget at most 6 MB";
 
     /// <summary>Server GC threads and no background GC thread; one socket event thread per core.</summary>
     internal static void AssertRuntimeThreads(int processId)

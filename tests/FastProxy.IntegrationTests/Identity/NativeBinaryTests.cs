@@ -95,6 +95,10 @@ public sealed class NativeBinaryTests
             Assert.True(status == HttpStatusCode.OK, $"{status}\n{output}\nEntra: {string.Join("; ", world.Entra.TokenRequests.Select(r => r.Problem ?? "ok"))}");
             // The runtime settings are compiled into the native binary: check the ones it runs.
             Cli.RuntimeSettingsTests.AssertRuntimeThreads(process.Id);
+            lock (output)
+            {
+                Assert.Contains(Cli.RuntimeSettingsTests.NativeRuntimeLine, output.ToString());
+            }
         }
         finally
         {
