@@ -66,6 +66,8 @@ internal sealed class ErrorResponder
             "{\"error\":\"upstream_timeout\",\"message\":\"The target did not answer in time (UPSTREAM_TIMEOUT_SECONDS).\"}"u8,
         ForwarderError.RequestBodyUpstream =>
             "{\"error\":\"upstream_request_body\",\"message\":\"Sending the request body to the target failed.\"}"u8,
+        ForwarderError.ResponseBodyUpstream =>
+            "{\"error\":\"upstream_response_body\",\"message\":\"The target sent its status, then its response body broke off before any of it was relayed.\"}"u8,
         ForwarderError.RequestTargetRejected =>
             "{\"error\":\"bad_request_target\",\"message\":\"Only origin-form request targets (a path starting with /) are forwarded.\"}"u8,
         ForwarderError.RequestBodyInvalid =>

@@ -27,7 +27,10 @@ internal enum ForwarderError
     /// <summary>The client stopped sending its body or went away: nothing can be answered.</summary>
     RequestBodyClient,
 
-    /// <summary>The response body from the target broke off after the status was sent: connection reset.</summary>
+    /// <summary>
+    /// The response body from the target broke off: 502 if none of it had reached the client yet,
+    /// else a connection reset (a second status line is impossible).
+    /// </summary>
     ResponseBodyUpstream,
 
     /// <summary>The client went away while the response streamed: nothing to answer.</summary>

@@ -210,6 +210,42 @@ public sealed class UpstreamFailureTests
             $"reading a cut body must fail; got {(failure is null ? "a complete body" : failure.GetType().Name)}");
     }
 
+    /// <summary>
+    /// A target that sends its status and headers and then closes before the first body byte:
+    /// nothing of the response has reached the client, so it gets a clean 502 that says so. The
+    /// body is read straight into the response pipe, which must not start the response early.
+    /// </summary>
+    [Fact]
+    public async Task ResponseBodyCutBeforeItsFirstByte_Returns502Json()
+    {
+        using var listener = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        var port = ((IPEndPoint)listener.LocalEndpoint).Port;
+        var target = Task.Run(async () =>
+        {
+            using var socket = await listener.AcceptSocketAsync(Cancel);
+            await using var stream = new System.Net.Sockets.NetworkStream(socket);
+            // The request is read up to its blank line, then headers only, then a clean close.
+            var request = new List<byte>();
+            var one = new byte[1];
+            while (!(request.Count >= 4 && request[^4] == '\r' && request[^3] == '\n' && request[^2] == '\r' && request[^1] == '\n')
+                && await stream.ReadAsync(one, Cancel) == 1)
+            {
+                request.Add(one[0]);
+            }
+
+            await stream.WriteAsync("HTTP/1.1 200 OK\r\nContent-Length: 1048576\r\nContent-Type: application/json\r\n\r\n"u8.ToArray(), Cancel);
+            socket.Shutdown(System.Net.Sockets.SocketShutdown.Both);
+        }, Cancel);
+        await using var proxy = await InProcessProxy.StartAsync($"http://127.0.0.1:{port}");
+        using var client = TestHttp.CreateClient(proxy.Address);
+
+        using var response = await client.GetAsync(new Uri("/api/v1/query?query=up", UriKind.Relative), Cancel);
+
+        await AssertOwnErrorAsync(response, HttpStatusCode.BadGateway, "upstream_response_body");
+        await target.WaitAsync(EventTimeout, Cancel);
+    }
+
     [Fact]
     public async Task ClientAbortsMidBody_UpstreamRequestIsCancelled()
     {
