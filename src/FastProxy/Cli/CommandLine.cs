@@ -63,7 +63,7 @@ internal static class CommandLine
             return ConfigurationErrorExitCode;
         }
 
-        KestrelTuning.ApplyToProcess(result.Options!.InlineIoCompletions);
+        KestrelTuning.ApplyToProcess(result.Options!.InlineIoCompletions, result.Options.IoThreads);
         try
         {
             await using var server = ProxyServer.Create(result.Options!);

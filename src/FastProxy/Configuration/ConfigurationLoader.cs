@@ -61,6 +61,7 @@ internal sealed class ConfigurationLoader
             PooledConnectionLifetime = ReadSeconds(Settings.PooledConnectionLifetime, 300),
             DrainTimeout = ReadSeconds(Settings.DrainTimeout, 25),
             InlineIoCompletions = ReadIoCompletions(),
+            IoThreads = ReadOptionalInt(Settings.IoThreads, 1, 1024),
             OtelServiceName = Read(Settings.OtelServiceName) is { Length: > 0 } service ? service : "aad_auth_proxy",
             OtelGrpcEndpoint = ReadOtelEndpoint(),
             Telemetry = Telemetry.TelemetryOptions.Read(Read, Error),

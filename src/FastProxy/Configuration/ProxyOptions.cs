@@ -177,6 +177,9 @@ internal sealed record ProxyOptions
 
     /// <summary>Run socket completions and request code on the socket event threads (see <see cref="Listener.KestrelTuning"/>).</summary>
     public bool InlineIoCompletions { get; init; } = true;
+
+    /// <summary>Socket event threads; null leaves the runtime's choice (one per core with inline completions).</summary>
+    public int? IoThreads { get; init; }
     public string OtelServiceName { get; init; } = "aad_auth_proxy";
     public string? OtelGrpcEndpoint { get; init; }
     public Telemetry.TelemetryOptions Telemetry { get; init; } = new();
@@ -220,7 +223,10 @@ internal sealed record ProxyOptions
         yield return $"upstream: timeout {UpstreamTimeout.TotalSeconds}s, connect timeout {ConnectTimeout.TotalSeconds}s, " +
                      $"max {MaxConnectionsPerServer} connections per server, connection lifetime {PooledConnectionLifetime.TotalSeconds}s";
         yield return $"shutdown drain timeout {DrainTimeout.TotalSeconds}s";
-        yield return $"I/O completions: {(InlineIoCompletions ? "inline on the socket event threads" : "thread pool")}";
+        var eventThreads = IoThreads is { } count ? $"{count} socket event thread{(count == 1 ? "" : "s")}" : null;
+        yield return "I/O completions: " + (InlineIoCompletions
+            ? $"inline on {eventThreads ?? "the socket event threads (one per core)"}"
+            : "thread pool" + (eventThreads is null ? "" : $", from {eventThreads}"));
         yield return Security.Describe();
         yield return $"data safety: target 429 relayed as {(Upstream429As503 ? "503" : "429")}; target 401/403 relayed as " +
                      (UpstreamAuthErrorsAs503 > TimeSpan.Zero ? $"503 for the first {UpstreamAuthErrorsAs503.TotalSeconds:0} s after start-up" : "they are");

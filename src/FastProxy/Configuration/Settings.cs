@@ -220,6 +220,9 @@ internal static class Settings
     public static readonly Setting IoCompletions = new("io-completions", ["IO_COMPLETIONS"],
         "inline | threadpool: where socket completions run (default inline, on the socket event threads with no thread-pool hop; threadpool isolates connections from each other's request code at more CPU per request).");
 
+    public static readonly Setting IoThreads = new("io-threads", ["IO_THREADS"],
+        "Socket event threads (default: one per core). 1 runs the listener like a single nginx worker: less CPU per small HTTP/1.1 request, at most one core for HTTP/1.1 forwarding.");
+
     public static readonly Setting LogLevel = new("log-level", ["LOG_LEVEL"],
         "trace | debug | information | warning | error (default information).");
 
@@ -232,7 +235,7 @@ internal static class Settings
         ClientCertificatePath, ClientCertificatePassword, ClientCertificatePasswordFile, SendCertificateChain, ClientSecret,
         ClientSecretFile, FederatedTokenFile, Cloud, AuthorityHost, DisableInstanceDiscovery, Audience, WaitForToken, RefreshPercentage, OverrideRequestHeaders, OtelServiceName,
         OtelGrpcEndpoint, UpstreamTimeout, ConnectTimeout, MaxConnectionsPerServer, PooledConnectionLifetime,
-        DrainTimeout, IoCompletions, LogLevel, LogFormat,
+        DrainTimeout, IoCompletions, IoThreads, LogLevel, LogFormat,
         .. Telemetry,
         .. Diagnostics,
         .. Security,

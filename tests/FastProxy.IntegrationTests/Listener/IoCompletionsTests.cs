@@ -8,21 +8,24 @@ namespace FastProxy.IntegrationTests.Listener;
 
 /// <summary>
 /// IO_COMPLETIONS in the real process: inline (the default) runs requests on the socket event
-/// threads, one per core; threadpool keeps the runtime's single event thread. Either way every
-/// body arrives intact, and a request held by the target never holds up other connections — the
-/// property inline completions would lose if anything on the request path blocked a thread.
+/// threads, one per core unless IO_THREADS says how many; threadpool keeps the runtime's single
+/// event thread. Either way every body arrives intact, and a request held by the target never
+/// holds up other connections — the property inline completions would lose if anything on the
+/// request path blocked a thread, and most plainly with IO_THREADS=1, where every connection
+/// shares the one thread.
 /// </summary>
 public sealed class IoCompletionsTests
 {
     [Theory]
-    [InlineData(null, true)]
-    [InlineData("threadpool", false)]
-    public async Task HeldRequest_DoesNotStallOtherConnections(string? mode, bool inline)
+    [InlineData(null, null, true)]
+    [InlineData(null, "1", true)]
+    [InlineData("threadpool", null, false)]
+    public async Task HeldRequest_DoesNotStallOtherConnections(string? mode, string? ioThreads, bool inline)
     {
         var held = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         await using var imds = await FakeImds.StartAsync();
-        await using var proxy = await ChildProxy.StartWithImdsAsync(imds, new Dictionary<string, string?> { ["IO_COMPLETIONS"] = mode });
+        await using var proxy = await ChildProxy.StartWithImdsAsync(imds, new Dictionary<string, string?> { ["IO_COMPLETIONS"] = mode, ["IO_THREADS"] = ioThreads });
         proxy.Upstream.Behavior = async (context, recorded) =>
         {
             recorded.Body = await FakeUpstream.ReadBodyAsync(context);
@@ -69,9 +72,10 @@ public sealed class IoCompletionsTests
             Assert.Contains(bodies, body => body.AsSpan().SequenceEqual(request.Body));
         }
 
-        // The runtime names its socket event threads ".NET Sockets": one per core inline, one
-        // per 30 cores otherwise (System.Net.Sockets' own rule).
-        var expected = inline ? Environment.ProcessorCount : Math.Max(1, (int)Math.Round(Environment.ProcessorCount / 30.0));
+        // The runtime names its socket event threads ".NET Sockets": IO_THREADS if set, else one
+        // per core inline and one per 30 cores otherwise (System.Net.Sockets' own rule).
+        var expected = ioThreads is not null ? int.Parse(ioThreads, System.Globalization.CultureInfo.InvariantCulture)
+            : inline ? Environment.ProcessorCount : Math.Max(1, (int)Math.Round(Environment.ProcessorCount / 30.0));
         Assert.Equal(expected, ProcessThreads.Named(proxy.Process.Id, ".NET Sockets"));
     }
 

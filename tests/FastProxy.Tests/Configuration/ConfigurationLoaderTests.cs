@@ -36,7 +36,27 @@ public sealed class ConfigurationLoaderTests
 
         Assert.True(result.IsValid, string.Join("\n", result.Errors));
         Assert.Equal(inline, result.Options!.InlineIoCompletions);
-        Assert.Contains(inline ? "I/O completions: inline on the socket event threads" : "I/O completions: thread pool", result.Options.Describe());
+        Assert.Contains(inline ? "I/O completions: inline on the socket event threads (one per core)" : "I/O completions: thread pool", result.Options.Describe());
+        Assert.Null(result.Options.IoThreads);
+    }
+
+    [Theory]
+    [InlineData(null, "1", "I/O completions: inline on 1 socket event thread")]
+    [InlineData(null, "4", "I/O completions: inline on 4 socket event threads")]
+    [InlineData("threadpool", "2", "I/O completions: thread pool, from 2 socket event threads")]
+    public void IoThreads_SetsTheEventThreadCount(string? mode, string threads, string described)
+    {
+        var settings = new List<(string, string)> { ("IO_THREADS", threads) };
+        if (mode is not null)
+        {
+            settings.Add(("IO_COMPLETIONS", mode));
+        }
+
+        var result = Load(AadAuthProxyEnvironment([.. settings]));
+
+        Assert.True(result.IsValid, string.Join("\n", result.Errors));
+        Assert.Equal(int.Parse(threads, System.Globalization.CultureInfo.InvariantCulture), result.Options!.IoThreads);
+        Assert.Contains(described, result.Options.Describe());
     }
 
     [Fact]
