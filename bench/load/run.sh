@@ -15,6 +15,10 @@
 #   VARIANTS=1        0 skips the AOT-vs-JIT and GC-settings comparison
 #   YARP=1            0 skips the YARP peer (bench/peers/YarpPeer, built here; needs NuGet)
 #   FASTPROXY_BIN=    use this AOT binary instead of publishing one
+#   FASTPROXY_ENV="IO_THREADS=1"   settings of the FastProxy compared with the peers: one socket
+#                     event thread, as nginx runs one worker and HAProxy one thread. FASTPROXY_ENV=
+#                     compares the shipped defaults (one event thread per core) instead; the
+#                     variants section measures both either way.
 #   BEFORE_BIN=       an older AOT binary: adds the variant "aot-before" (A/B of a change in one run)
 #   ARTIFACTS=/tmp/art-bench   dotnet --artifacts-path for the publish
 #   WORK=/tmp/fastproxy-load   scratch directory (raw h2load output stays there)
@@ -25,6 +29,7 @@ ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 # shellcheck source=bench/load/nginx-conf.sh
 source "$ROOT/bench/load/nginx-conf.sh"
 WORK=${WORK:-/tmp/fastproxy-load}
+FASTPROXY_ENV=${FASTPROXY_ENV-IO_THREADS=1}
 ARTIFACTS=${ARTIFACTS:-/tmp/art-bench}
 DURATION=${DURATION:-4}
 WARMUP=${WARMUP:-1}
@@ -180,6 +185,7 @@ stop_pid() { kill "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true; }
   echo "dotnet=$(dotnet --version)"
   echo "aot_bytes=$(stat -c %s "$FASTPROXY_BIN")"
   echo "duration=$DURATION warmup=$WARMUP rate=$RATE pin=$PIN"
+  echo "fastproxy_env=$FASTPROXY_ENV"
 } > "$WORK/raw/machine.env"
 
 # ---------------------------------------------------------------- sink
@@ -202,7 +208,8 @@ run_all_scenarios direct "http://127.0.0.1:$SINK_PORT" ""
 
 # ---------------------------------------------------------------- FastProxy (AOT)
 log "FastProxy (native AOT)"
-start_fastproxy fastproxy "$FASTPROXY_BIN"
+# shellcheck disable=SC2086
+start_fastproxy fastproxy env $FASTPROXY_ENV "$FASTPROXY_BIN"
 # Idle RSS once start-up is over: the start-up code pages go 5 s after the first token
 # (Listener/StartupCodeRelease.cs).
 sleep 7
@@ -275,6 +282,7 @@ if [[ "$VARIANTS" == 1 ]]; then
   # name|runner|env
   variant_list=(
     "aot-default|aot|"
+    "aot-iothreads1|aot|IO_THREADS=1"
     # The gen0 budget cap is compiled into the native binary; a JIT run needs it from the environment.
     "jit-default|jit|DOTNET_GCGen0MaxBudget=600000"
     "aot-workstation|aot|DOTNET_gcServer=0"
