@@ -213,10 +213,13 @@ public sealed class UpstreamFailureTests
     /// <summary>
     /// A target that sends its status and headers and then closes before the first body byte:
     /// nothing of the response has reached the client, so it gets a clean 502 that says so. The
-    /// body is read straight into the response pipe, which must not start the response early.
+    /// body is read straight into the response pipe, which must not start the response early,
+    /// over HTTP/1.1 or h2c.
     /// </summary>
-    [Fact]
-    public async Task ResponseBodyCutBeforeItsFirstByte_Returns502Json()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task ResponseBodyCutBeforeItsFirstByte_Returns502Json(bool h2c)
     {
         using var listener = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
         listener.Start();
@@ -237,11 +240,15 @@ public sealed class UpstreamFailureTests
             await stream.WriteAsync("HTTP/1.1 200 OK\r\nContent-Length: 1048576\r\nContent-Type: application/json\r\n\r\n"u8.ToArray(), Cancel);
             socket.Shutdown(System.Net.Sockets.SocketShutdown.Both);
         }, Cancel);
-        await using var proxy = await InProcessProxy.StartAsync($"http://127.0.0.1:{port}");
-        using var client = TestHttp.CreateClient(proxy.Address);
+        var h2cPort = FreePort.Get();
+        await using var proxy = await InProcessProxy.StartAsync($"http://127.0.0.1:{port}", ("H2C_PORT", h2cPort.ToString(System.Globalization.CultureInfo.InvariantCulture)));
+        using var client = h2c
+            ? TestHttp.CreateClient(new Uri($"http://127.0.0.1:{h2cPort}"), version: HttpVersion.Version20)
+            : TestHttp.CreateClient(proxy.Address);
 
         using var response = await client.GetAsync(new Uri("/api/v1/query?query=up", UriKind.Relative), Cancel);
 
+        Assert.Equal(h2c ? HttpVersion.Version20 : HttpVersion.Version11, response.Version);
         await AssertOwnErrorAsync(response, HttpStatusCode.BadGateway, "upstream_response_body");
         await target.WaitAsync(EventTimeout, Cancel);
     }
