@@ -221,27 +221,11 @@ public sealed class UpstreamFailureTests
     [InlineData(true)]
     public async Task ResponseBodyCutBeforeItsFirstByte_Returns502Json(bool h2c)
     {
-        using var listener = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        var port = ((IPEndPoint)listener.LocalEndpoint).Port;
-        var target = Task.Run(async () =>
-        {
-            using var socket = await listener.AcceptSocketAsync(Cancel);
-            await using var stream = new System.Net.Sockets.NetworkStream(socket);
-            // The request is read up to its blank line, then headers only, then a clean close.
-            var request = new List<byte>();
-            var one = new byte[1];
-            while (!(request.Count >= 4 && request[^4] == '\r' && request[^3] == '\n' && request[^2] == '\r' && request[^1] == '\n')
-                && await stream.ReadAsync(one, Cancel) == 1)
-            {
-                request.Add(one[0]);
-            }
-
-            await stream.WriteAsync("HTTP/1.1 200 OK\r\nContent-Length: 1048576\r\nContent-Type: application/json\r\n\r\n"u8.ToArray(), Cancel);
-            socket.Shutdown(System.Net.Sockets.SocketShutdown.Both);
-        }, Cancel);
+        // Headers promising 1 MiB, then a clean close.
+        await using var upstream = ScriptedUpstream.Start();
+        upstream.Answer = "HTTP/1.1 200 OK\r\nContent-Length: 1048576\r\nContent-Type: application/json\r\n\r\n"u8.ToArray();
         var h2cPort = FreePort.Get();
-        await using var proxy = await InProcessProxy.StartAsync($"http://127.0.0.1:{port}", ("H2C_PORT", h2cPort.ToString(System.Globalization.CultureInfo.InvariantCulture)));
+        await using var proxy = await InProcessProxy.StartAsync(upstream.BaseUrl, ("H2C_PORT", h2cPort.ToString(System.Globalization.CultureInfo.InvariantCulture)));
         using var client = h2c
             ? TestHttp.CreateClient(new Uri($"http://127.0.0.1:{h2cPort}"), version: HttpVersion.Version20)
             : TestHttp.CreateClient(proxy.Address);
@@ -250,7 +234,7 @@ public sealed class UpstreamFailureTests
 
         Assert.Equal(h2c ? HttpVersion.Version20 : HttpVersion.Version11, response.Version);
         await AssertOwnErrorAsync(response, HttpStatusCode.BadGateway, "upstream_response_body");
-        await target.WaitAsync(EventTimeout, Cancel);
+        Assert.Equal(1, upstream.Requests);
     }
 
     [Fact]
