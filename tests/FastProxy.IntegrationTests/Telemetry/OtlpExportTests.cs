@@ -68,6 +68,38 @@ public sealed class OtlpExportTests
     }
 
     [Fact]
+    public async Task UnsampledTraceparent_TargetGetsFastProxysOwnSpan_AndNothingIsExported()
+    {
+        var credential = new StaticTokenCredential("otlp-token");
+        await using var upstream = await FakeUpstream.StartAsync(credential.Token);
+        upstream.Status = 204;
+        await using var receiver = await OtlpReceiver.StartAsync();
+        var proxy = await TelemetryHarness.StartAsync(upstream.BaseUrl, credential, ("OTEL_GRPC_ENDPOINT", receiver.Endpoint));
+        var clientTrace = ActivityTraceId.CreateRandom().ToHexString();
+        var clientSpan = ActivitySpanId.CreateRandom().ToHexString();
+        try
+        {
+            using var client = TestHttp.CreateClient(proxy.Address);
+            using var request = new HttpRequestMessage(HttpMethod.Post, new Uri("/api/v1/write", UriKind.Relative)) { Content = new ByteArrayContent(new byte[100]) };
+            request.Headers.TryAddWithoutValidation("traceparent", $"00-{clientTrace}-{clientSpan}-00");
+            using var response = await client.SendAsync(request, Cancel);
+            Assert.Equal(HttpStatusCode.NoContent, response.StatusCode);
+        }
+        finally
+        {
+            await proxy.DisposeAsync();
+        }
+
+        // W3C: a participant forwards its own span id even when it records nothing, so the target's
+        // spans (if it samples differently) hang off FastProxy's hop, not the client's.
+        var sent = upstream.Requests[0].Header("traceparent")!.Split('-');
+        Assert.Equal(clientTrace, sent[1]);
+        Assert.NotEqual(clientSpan, sent[2]);
+        Assert.Equal("00", sent[3]);
+        Assert.DoesNotContain(receiver.Spans(), s => s.TraceId == clientTrace);
+    }
+
+    [Fact]
     public async Task TracingOff_TraceparentPassesThroughUntouched()
     {
         var credential = new StaticTokenCredential("plain-token");
