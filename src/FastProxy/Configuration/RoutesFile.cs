@@ -65,11 +65,20 @@ internal static class RoutesFile
             return [];
         }
 
+        if (YamlRoutes.IsYamlPath(path))
+        {
+            return YamlRoutes.ToJson(bytes, path, error) is { } json ? Parse(json, path, context, error, fromYaml: true) : [];
+        }
+
         return Parse(bytes, path, context, error);
     }
 
-    /// <summary>Validates routes-file JSON; <paramref name="origin"/> names it in messages.</summary>
-    public static List<RouteDefinition> Parse(ReadOnlyMemory<byte> json, string origin, RoutesFileContext context, Action<string> error)
+    /// <summary>
+    /// Validates routes-file JSON; <paramref name="origin"/> names it in messages, and
+    /// <paramref name="fromYaml"/> says the JSON came from <see cref="YamlRoutes"/>, for the one
+    /// message that names the file's shape.
+    /// </summary>
+    public static List<RouteDefinition> Parse(ReadOnlyMemory<byte> json, string origin, RoutesFileContext context, Action<string> error, bool fromYaml = false)
     {
         JsonDocument document;
         try
@@ -87,7 +96,9 @@ internal static class RoutesFile
             var root = document.RootElement;
             if (root.ValueKind != JsonValueKind.Object)
             {
-                error($"'{origin}' must hold a JSON object {{\"routes\":[…]}}");
+                error(fromYaml
+                    ? $"'{origin}' must hold a mapping whose \"routes:\" is a list of routes"
+                    : $"'{origin}' must hold a JSON object {{\"routes\":[…]}}");
                 return [];
             }
 

@@ -9,7 +9,8 @@ namespace FastProxy.IntegrationTests.Identity;
 /// <summary>
 /// The native-AOT binary's confidential-client flows at run time (trimming can break what the
 /// compiler did not warn about). Runs when FASTPROXY_NATIVE_BINARY names a published binary, e.g.
-/// after <c>dotnet publish src/FastProxy -c Release -r linux-x64</c>; skipped otherwise.
+/// after <c>dotnet publish src/FastProxy -c Release -r linux-x64</c>; skipped otherwise. The
+/// YAML routes case is here for the same reason: the YAML parser runs only in the native binary.
 /// </summary>
 public sealed class NativeBinaryTests
 {
@@ -18,6 +19,7 @@ public sealed class NativeBinaryTests
     [InlineData("pfx")]
     [InlineData("secret")]
     [InlineData("workload")]
+    [InlineData("secret-yaml-routes")]
     public async Task NativeBinary_GetsATokenFromEntra(string flow)
     {
         var binary = Environment.GetEnvironmentVariable("FASTPROXY_NATIVE_BINARY");
@@ -52,6 +54,13 @@ public sealed class NativeBinaryTests
             case "secret":
                 world.Entra.ClientSecret = "native-secret";
                 environment["AAD_CLIENT_SECRET"] = "native-secret";
+                break;
+            case "secret-yaml-routes":
+                world.Entra.ClientSecret = "native-secret";
+                environment["AAD_CLIENT_SECRET"] = "native-secret";
+                environment.Remove("TARGET_HOST");
+                await File.WriteAllTextAsync(world.PathOf("routes.yaml"), $"routes:\n  - name: all  # the one route\n    pathPrefix: /\n    target: {world.Upstream.BaseUrl}\n");
+                environment["ROUTES_FILE"] = world.PathOf("routes.yaml");
                 break;
             default:
                 var projected = TestClientCertificates.FakeServiceAccountToken("native");

@@ -19,6 +19,13 @@ public sealed class RoutesFileTests : IDisposable
         return path;
     }
 
+    private ConfigurationResult LoadYaml(string yaml, string fileName = "routes.yaml")
+    {
+        var path = Path.Combine(_directory, fileName);
+        File.WriteAllText(path, yaml);
+        return Load(new Dictionary<string, string> { ["ROUTES_FILE"] = path, ["IDENTITY_TYPE"] = "systemassigned" });
+    }
+
     private static ConfigurationResult Load(Dictionary<string, string> environment, Dictionary<Setting, string?>? flags = null) =>
         new ConfigurationLoader(flags ?? [], name => environment.GetValueOrDefault(name)).Load();
 
@@ -223,5 +230,86 @@ public sealed class RoutesFileTests : IDisposable
 
         var line = Assert.Single(result.Options!.Describe(), l => l.StartsWith("route ", StringComparison.Ordinal));
         Assert.Equal($"route q: /api/v1/* -> {Query} (scope {Audience.QueryScope}, identity userassigned (client id {ClientId}))", line);
+    }
+
+    [Theory]
+    [InlineData("routes.yaml")]
+    [InlineData("ROUTES.YML")]
+    public void YamlFile_GivesTheSameRoutesAsTheJsonOne(string fileName)
+    {
+        var json = LoadJson($$$"""
+            {"routes":[
+              {"name":"ingestion","pathPrefix":"/dataCollectionRules/","target":"{{{Ingest}}}","audience":"https://monitor.azure.com"},
+              {"name":"2024","path":"/api/v1/write","target":"{{{Ingest}}}/dataCollectionRules/dcr-1/streams/Microsoft-PrometheusMetrics/api/v1/write?api-version=2023-04-24"},
+              {"name":"query","pathPrefix":"/","target":"{{{Query}}}","identity":{"type":"userassigned","clientId":"{{{ClientId}}}"}}]}
+            """);
+        var yaml = LoadYaml($$$"""
+            # a ConfigMap's routes.yaml
+            routes:
+              - name: ingestion
+                pathPrefix: /dataCollectionRules/
+                target: {{{Ingest}}}
+                audience: "https://monitor.azure.com"
+              - name: 2024            # a number-looking name stays a name
+                path: /api/v1/write
+                target: {{{Ingest}}}/dataCollectionRules/dcr-1/streams/Microsoft-PrometheusMetrics/api/v1/write?api-version=2023-04-24
+              - {name: query, pathPrefix: /, target: '{{{Query}}}',
+                 identity: {type: userassigned, clientId: {{{ClientId}}}}}
+            """, fileName);
+
+        Assert.True(yaml.IsValid, string.Join("\n", yaml.Errors));
+        Assert.Equal(json.Options!.Describe(), yaml.Options!.Describe());
+        Assert.Equal("2024", yaml.Options.Routes[1].Name);
+        Assert.Equal(ClientId, yaml.Options.Routes[2].Identity!.ClientId);
+    }
+
+    [Fact]
+    public void YamlFile_KnowsBooleansAndNulls_AsJsonDoes()
+    {
+        // A plain true is a boolean (so "sendCertificateChain" is checked as one); a quoted one is a string.
+        const string Route = "routes:\n  - {name: q, pathPrefix: /, target: h, identity: {type: aadapplication, clientId: abcd1234-1243-abcd-9876-1234abcd5678, tenantId: t, clientSecretFile: /s, sendCertificateChain: VALUE}}\n";
+        Assert.Contains("sendCertificateChain applies to a certificate", Error(LoadYaml(Route.Replace("VALUE", "true", StringComparison.Ordinal))), StringComparison.Ordinal);
+        Assert.Contains("sendCertificateChain must be", Error(LoadYaml(Route.Replace("VALUE", "'true'", StringComparison.Ordinal))), StringComparison.Ordinal);
+
+        // An empty audience is null, which is the same as leaving it out.
+        var result = LoadYaml($$$"""
+            routes:
+              - name: q
+                pathPrefix: /
+                target: {{{Query}}}
+                audience:
+            """);
+        Assert.True(result.IsValid, string.Join("\n", result.Errors));
+        Assert.Equal(Audience.QueryScope, Assert.Single(result.Options!.Routes).Scope);
+    }
+
+    [Theory]
+    [InlineData("routes:\n  - name: a\n    pathPrefix: /\n   target: h\n", "is not valid YAML at line 4, column")]
+    [InlineData("routes:\n  - name: a\n    pathPrefix: /\n    target: h\n    audeince: x\n", "unknown field \"audeince\"")]
+    [InlineData("- name: a\n  pathPrefix: /\n  target: h\n", "must hold a mapping whose \"routes:\" is a list of routes")]
+    [InlineData("routes: []\n", "non-empty array")]
+    [InlineData("", "is empty")]
+    [InlineData("# only a comment\n", "is empty")]
+    [InlineData("base: &b {pathPrefix: /, target: h}\nroutes:\n  - *b\n", "uses the alias '*b' at line 3")]
+    [InlineData("routes:\n  - !!map {name: a, pathPrefix: /, target: h}\n", "uses the tag")]
+    [InlineData("routes:\n  - {name: a, pathPrefix: /, target: h}\n---\nroutes: []\n", "more than one YAML document")]
+    [InlineData("routes:\n  - {[name]: a, pathPrefix: /, target: h}\n", "is not a plain name")]
+    public void InvalidYaml_IsOneClearLine(string yaml, string expected)
+    {
+        var error = Error(LoadYaml(yaml));
+
+        Assert.StartsWith("ROUTES_FILE ", error, StringComparison.Ordinal);
+        Assert.Contains(expected, error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void YamlFileThatIsNotUtf8_SaysSo()
+    {
+        var path = Path.Combine(_directory, "routes.yaml");
+        File.WriteAllBytes(path, [.. "routes:\n  - name: caf"u8, 0xE9, .. "\n"u8]);
+
+        var error = Error(Load(new Dictionary<string, string> { ["ROUTES_FILE"] = path, ["IDENTITY_TYPE"] = "systemassigned" }));
+
+        Assert.Contains("is not UTF-8 text", error, StringComparison.Ordinal);
     }
 }
