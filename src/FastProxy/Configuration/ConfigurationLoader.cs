@@ -47,6 +47,7 @@ internal sealed class ConfigurationLoader
         var options = new ProxyOptions
         {
             Routes = routes,
+            RoutesFile = _routesFile,
             Identity = identity ?? new IdentityOptions(IdentityType.SystemAssigned, null),
             Cloud = cloud,
             WaitForToken = ReadWaitForToken(),
@@ -518,6 +519,8 @@ internal sealed class ConfigurationLoader
     /// settings beside it would be ambiguous and are errors. Routes without an identity use the
     /// process identity (IDENTITY_TYPE etc.); route identities share its cloud and authority host.
     /// </summary>
+    private RoutesFileSource? _routesFile;
+
     private List<RouteDefinition> ReadRoutesFile(string path, AzureCloud cloud, IdentityOptions? identity, bool targetHost, bool ingestionUrl, bool audience)
     {
         if (targetHost || ingestionUrl)
@@ -537,6 +540,7 @@ internal sealed class ConfigurationLoader
             ? disable
             : authorityHost is not null && !AzureCloud.IsWellKnownAuthorityHost(authorityHost);
         var context = new RoutesFileContext(cloud, authorityHost, discovery, Read(Settings.TenantId), Read(Settings.FederatedTokenFile));
+        _routesFile = new RoutesFileSource(path, context);
         return RoutesFile.Read(path, context, problem => Error(Settings.RoutesFile, problem));
     }
 

@@ -159,6 +159,10 @@ internal sealed record RouteDefinition(string Name, string? ExactPath, TargetAdd
 internal sealed record ProxyOptions
 {
     public required IReadOnlyList<RouteDefinition> Routes { get; init; }
+
+    /// <summary>With ROUTES_FILE: the file <see cref="Routes"/> came from, watched for changes (<see cref="RoutesFileWatch"/>).</summary>
+    public RoutesFileSource? RoutesFile { get; init; }
+
     public required IdentityOptions Identity { get; init; }
     public AzureCloud Cloud { get; init; } = AzureCloud.Public;
 
@@ -194,14 +198,25 @@ internal sealed record ProxyOptions
     public Microsoft.Extensions.Logging.LogLevel LogLevel { get; init; } = Microsoft.Extensions.Logging.LogLevel.Information;
     public LogFormat LogFormat { get; init; } = Console.IsOutputRedirected ? LogFormat.Json : LogFormat.Text;
 
+    /// <summary>A route's line in the start-up log and in the log of a routes-file change.</summary>
+    public static string DescribeRoute(RouteDefinition route)
+    {
+        var match = route.ExactPath ?? (route.PathPrefix is { } prefix ? prefix + "*" : "every path");
+        var identity = route.Identity is null ? "" : $", identity {route.Identity.Describe()}";
+        return $"route {route.Name}: {match} -> {route.Target} (scope {route.Scope}{identity})";
+    }
+
     /// <summary>One line per setting, secrets left out, for the start-up log.</summary>
     public IEnumerable<string> Describe()
     {
         foreach (var route in Routes)
         {
-            var match = route.ExactPath ?? (route.PathPrefix is { } prefix ? prefix + "*" : "every path");
-            var identity = route.Identity is null ? "" : $", identity {route.Identity.Describe()}";
-            yield return $"route {route.Name}: {match} -> {route.Target} (scope {route.Scope}{identity})";
+            yield return DescribeRoute(route);
+        }
+
+        if (RoutesFile is { } file)
+        {
+            yield return $"routes file {file.Path}, read again when it changes (checked every {RoutesFileWatch.CheckInterval.TotalSeconds:0} s)";
         }
 
         yield return $"identity: {Identity.Describe()}";

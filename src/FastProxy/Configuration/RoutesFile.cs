@@ -6,6 +6,9 @@ namespace FastProxy.Configuration;
 internal sealed record RoutesFileContext(AzureCloud Cloud, Uri? AuthorityHost, bool DisableInstanceDiscovery,
     string? DefaultTenantId = null, string? DefaultFederatedTokenFile = null);
 
+/// <summary>A routes file and what its identities inherit: all it takes to read the file again.</summary>
+internal sealed record RoutesFileSource(string Path, RoutesFileContext Context);
+
 /// <summary>
 /// Reads ROUTES_FILE: several routes, each with its own path, target, audience and optionally
 /// identity. <see cref="JsonDocument"/> rather than a serializer: native AOT needs no reflection,
@@ -31,9 +34,12 @@ internal static class RoutesFile
     ];
 
     /// <summary>Reads and validates the file; every problem goes to <paramref name="error"/> (one line, without the variable name).</summary>
-    public static List<RouteDefinition> Read(string path, RoutesFileContext context, Action<string> error)
+    public static List<RouteDefinition> Read(string path, RoutesFileContext context, Action<string> error) =>
+        ReadBytes(path, error) is { } bytes ? FromBytes(bytes, path, context, error) : [];
+
+    /// <summary>The file's content, or null after saying why it cannot be read.</summary>
+    public static byte[]? ReadBytes(string path, Action<string> error)
     {
-        byte[] bytes;
         try
         {
             var info = new FileInfo(path);
@@ -42,29 +48,33 @@ internal static class RoutesFile
                 error(Directory.Exists(path)
                     ? $"'{path}' is a directory; give the routes file's path"
                     : $"file '{path}' does not exist; check the path and that the volume holding it (ConfigMap) is mounted");
-                return [];
+                return null;
             }
 
             if (info.Length > MaxBytes)
             {
                 error($"file '{path}' is {info.Length} bytes; a routes file is at most {MaxBytes} bytes");
-                return [];
+                return null;
             }
 
-            bytes = File.ReadAllBytes(path);
+            return File.ReadAllBytes(path);
         }
         // Own words: the shipped build carries no framework message texts.
         catch (Exception ex) when (ex is UnauthorizedAccessException or System.Security.SecurityException)
         {
             error($"file '{path}' cannot be read by this user; check the file's mode and the pod's fsGroup");
-            return [];
+            return null;
         }
         catch (IOException)
         {
             error($"file '{path}' cannot be read; check that it is a regular file on a mounted volume");
-            return [];
+            return null;
         }
+    }
 
+    /// <summary>Validates the content of the routes file at <paramref name="path"/>, YAML or JSON by its name.</summary>
+    public static List<RouteDefinition> FromBytes(byte[] bytes, string path, RoutesFileContext context, Action<string> error)
+    {
         if (YamlRoutes.IsYamlPath(path))
         {
             return YamlRoutes.ToJson(bytes, path, error) is { } json ? Parse(json, path, context, error, fromYaml: true) : [];

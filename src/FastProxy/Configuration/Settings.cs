@@ -26,7 +26,7 @@ internal static class Settings
         "The remote-write sidecar's form: the full ingestion endpoint (path and api-version query). Requests to /api/v1/write go to exactly this URL; other paths go to its host.");
 
     public static readonly Setting RoutesFile = new("routes-file", ["ROUTES_FILE"],
-        "JSON or YAML (.yaml/.yml) file of several routes, each with its own path prefix (or exact path), target, audience and optionally identity; see README 'Routes file'. Replaces TARGET_HOST/INGESTION_URL/AUDIENCE.");
+        "JSON or YAML (.yaml/.yml) file of several routes, each with its own path prefix (or exact path), target, audience and optionally identity; see README 'Routes file'. Read again every 10 s; a valid change applies without restart. Replaces TARGET_HOST/INGESTION_URL/AUDIENCE.");
 
     public static readonly Setting ListeningPort = new("listening-port", ["LISTENING_PORT"],
         "HTTP/1.1 port to listen on (default 8081); with TLS_CERT_FILE it serves HTTPS, HTTP/1.1 and HTTP/2 chosen by ALPN.");

@@ -81,50 +81,67 @@ internal sealed class ProxyRoute
 /// then the catch-all (TARGET_HOST's route). Case-sensitive like URLs, on the raw path (the
 /// request target up to '?'), and without allocating: spans and arrays built once.
 /// </summary>
+/// <remarks>
+/// A changed routes file replaces the whole table at once (<see cref="Replace"/>): a request reads
+/// one immutable snapshot, so it sees either the old routes or the new ones, never a mixture.
+/// </remarks>
 internal sealed class RouteTable
 {
-    private readonly ProxyRoute[] _exact;
-    private readonly ProxyRoute[] _prefixes;
-    private readonly ProxyRoute? _fallback;
+    private volatile Snapshot _snapshot;
 
-    public RouteTable(IEnumerable<ProxyRoute> routes)
-    {
-        var all = routes.ToArray();
-        All = all;
-        _exact = all.Where(r => r.ExactPath is not null).ToArray();
-        // Longest first, so the first match is the most specific; ties cannot happen (the routes
-        // file rejects duplicate prefixes), the stable sort keeps file order anyway.
-        _prefixes = all.Where(r => r.ExactPath is null && r.PathPrefix is not null)
-            .OrderByDescending(r => r.PathPrefix!.Length).ToArray();
-        _fallback = all.FirstOrDefault(r => r.ExactPath is null && r.PathPrefix is null);
-    }
+    public RouteTable(IEnumerable<ProxyRoute> routes) => _snapshot = new Snapshot(routes.ToArray());
 
-    public IReadOnlyList<ProxyRoute> All { get; }
+    public IReadOnlyList<ProxyRoute> All => _snapshot.All;
+
+    /// <summary>Puts <paramref name="routes"/> in force for every request that starts from now on.</summary>
+    public void Replace(IEnumerable<ProxyRoute> routes) => _snapshot = new Snapshot(routes.ToArray());
 
     /// <summary>The route for <paramref name="rawTarget"/>, or null when none matches (a routes file without "/").</summary>
-    public ProxyRoute? Match(ReadOnlySpan<char> rawTarget)
-    {
-        if (_exact.Length > 0 || _prefixes.Length > 0)
-        {
-            var query = rawTarget.IndexOf('?');
-            var path = query >= 0 ? rawTarget[..query] : rawTarget;
-            foreach (var route in _exact)
-            {
-                if (path.SequenceEqual(route.ExactPath))
-                {
-                    return route;
-                }
-            }
+    public ProxyRoute? Match(ReadOnlySpan<char> rawTarget) => _snapshot.Match(rawTarget);
 
-            foreach (var route in _prefixes)
-            {
-                if (path.StartsWith(route.PathPrefix, StringComparison.Ordinal))
-                {
-                    return route;
-                }
-            }
+    private sealed class Snapshot
+    {
+        private readonly ProxyRoute[] _exact;
+        private readonly ProxyRoute[] _prefixes;
+        private readonly ProxyRoute? _fallback;
+
+        public Snapshot(ProxyRoute[] all)
+        {
+            All = all;
+            _exact = all.Where(r => r.ExactPath is not null).ToArray();
+            // Longest first, so the first match is the most specific; ties cannot happen (the routes
+            // file rejects duplicate prefixes), the stable sort keeps file order anyway.
+            _prefixes = all.Where(r => r.ExactPath is null && r.PathPrefix is not null)
+                .OrderByDescending(r => r.PathPrefix!.Length).ToArray();
+            _fallback = all.FirstOrDefault(r => r.ExactPath is null && r.PathPrefix is null);
         }
 
-        return _fallback;
+        public ProxyRoute[] All { get; }
+
+        public ProxyRoute? Match(ReadOnlySpan<char> rawTarget)
+        {
+            if (_exact.Length > 0 || _prefixes.Length > 0)
+            {
+                var query = rawTarget.IndexOf('?');
+                var path = query >= 0 ? rawTarget[..query] : rawTarget;
+                foreach (var route in _exact)
+                {
+                    if (path.SequenceEqual(route.ExactPath))
+                    {
+                        return route;
+                    }
+                }
+
+                foreach (var route in _prefixes)
+                {
+                    if (path.StartsWith(route.PathPrefix, StringComparison.Ordinal))
+                    {
+                        return route;
+                    }
+                }
+            }
+
+            return _fallback;
+        }
     }
 }

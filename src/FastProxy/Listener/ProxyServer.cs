@@ -64,6 +64,9 @@ internal sealed class ProxyServer : IAsyncDisposable
 
     public TokenSources Tokens => _app.Services.GetRequiredService<TokenSources>();
 
+    /// <summary>The routes-file watch, when ROUTES_FILE is set (tests trigger a check with it).</summary>
+    internal RoutesFileWatch? RoutesWatch => _app.Services.GetService<RoutesFileWatch>();
+
     public IServiceProvider Services => _app.Services;
 
     /// <summary>The bound addresses (ports resolved when 0 was asked for), HTTP/1.1 first.</summary>
@@ -158,6 +161,13 @@ internal sealed class ProxyServer : IAsyncDisposable
             var tokens = sp.GetRequiredService<TokenSources>();
             return new RouteTable(options.Routes.Select(r => new ProxyRoute(r, tokens.For(r))));
         });
+        if (options.RoutesFile is { } routesFile)
+        {
+            builder.Services.AddSingleton(sp => new RoutesFileWatch(routesFile, sp.GetRequiredService<TokenSources>(), sp.GetRequiredService<RouteTable>(),
+                time, sp.GetRequiredService<ILoggerFactory>().CreateLogger("FastProxy.Configuration"), metrics.Meter));
+            builder.Services.AddHostedService(sp => sp.GetRequiredService<RoutesFileWatch>());
+        }
+
         if (options.Security.Tls is { } tlsOptions)
         {
             builder.Services.AddSingleton(sp => ListenerTls.Create(tlsOptions, time, sp.GetRequiredService<ILoggerFactory>().CreateLogger("FastProxy.Listener"), metrics));

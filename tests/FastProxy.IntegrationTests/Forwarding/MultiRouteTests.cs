@@ -1,5 +1,6 @@
 using System.Net;
 using System.Text.Json;
+using System.Threading.Channels;
 using Azure.Core;
 using FastProxy.Configuration;
 using FastProxy.IntegrationTests.Support;
@@ -207,5 +208,78 @@ public sealed class MultiRouteTests : IAsyncLifetime
         // The probes are FastProxy's own and never need a route.
         using var health = await client.GetAsync("/health", Cancel);
         Assert.Equal(HttpStatusCode.OK, health.StatusCode);
+    }
+
+    [Fact]
+    public async Task RoutesFileChange_MovesTrafficWithoutAFailedRequest()
+    {
+        var made = new Dictionary<string, PerScopeCredential>();
+        var server = await StartAsync($$$"""{"routes":[{"name":"all","pathPrefix":"/","target":"{{{_ingestion.BaseUrl}}}"}]}""",
+            new PerScopeCredential("process"), ByClientId(made));
+        using var client = TestHttp.CreateClient(server.Addresses[0]);
+
+        // Remote write keeps flowing through the change; every answer is recorded.
+        var answers = Channel.CreateUnbounded<HttpStatusCode>();
+        using var stopWriting = new CancellationTokenSource();
+        var writer = Task.Run(async () =>
+        {
+            for (var i = 0; i < 5000 && !stopWriting.IsCancellationRequested; i++)
+            {
+                using var response = await client.PostAsync("/api/v1/write", new ByteArrayContent([1, 2, 3]), Cancel);
+                answers.Writer.TryWrite(response.StatusCode);
+            }
+
+            answers.Writer.Complete();
+        }, Cancel);
+        var seen = new List<HttpStatusCode>();
+        async Task ReadAnswers(int count)
+        {
+            for (var i = 0; i < count; i++)
+            {
+                seen.Add(await answers.Reader.ReadAsync(Cancel).AsTask().WaitAsync(TimeSpan.FromSeconds(20), Cancel));
+            }
+        }
+
+        await ReadAnswers(20);
+        await File.WriteAllTextAsync(Path.Combine(_directory, "routes.json"), TwoRoutes(), Cancel);
+        Assert.Equal(RoutesCheckOutcome.Applied, await server.RoutesWatch!.CheckAsync(Cancel));
+        await ReadAnswers(20);
+        await stopWriting.CancelAsync();
+        await writer.WaitAsync(TimeSpan.FromSeconds(20), Cancel);
+        await foreach (var answer in answers.Reader.ReadAllAsync(Cancel))
+        {
+            seen.Add(answer);
+        }
+
+        Assert.All(seen, status => Assert.Equal(HttpStatusCode.OK, status));
+        // Writes moved to the new exact route's URL; queries to the new target, with the new identity's token.
+        Assert.Contains(_ingestion.Requests, r => r.RawTarget.StartsWith("/dataCollectionRules/dcr-1/", StringComparison.Ordinal));
+        using (var query = await client.GetAsync("/api/v1/query?query=up", Cancel))
+        {
+            Assert.Equal(HttpStatusCode.OK, query.StatusCode);
+        }
+
+        var queried = Assert.Single(_query.Requests);
+        Assert.Equal("Bearer " + PerScopeCredential.TokenFor(UserAssignedClientId, Audience.QueryScope), queried.Header("Authorization"));
+        Assert.Equal(0, _ingestion.Unauthorized + _query.Unauthorized);
+
+        using (var ready = await client.GetAsync("/ready", Cancel))
+        {
+            Assert.Equal(HttpStatusCode.OK, ready.StatusCode);
+            using var json = JsonDocument.Parse(await ready.Content.ReadAsStringAsync(Cancel));
+            Assert.Equal(2, json.RootElement.GetProperty("tokens").GetArrayLength());
+        }
+
+        // A broken file is refused: the routes stay, and the scrape says so.
+        await File.WriteAllTextAsync(Path.Combine(_directory, "routes.json"), "{\"routes\":[", Cancel);
+        Assert.Equal(RoutesCheckOutcome.Refused, await server.RoutesWatch.CheckAsync(Cancel));
+        using (var query = await client.GetAsync("/api/v1/query?query=up", Cancel))
+        {
+            Assert.Equal(HttpStatusCode.OK, query.StatusCode);
+        }
+
+        var scrape = await client.GetStringAsync("/metrics", Cancel);
+        Assert.Contains("fastproxy_routes_file_reloads_total{outcome=\"applied\"} 1", scrape, StringComparison.Ordinal);
+        Assert.Contains("fastproxy_routes_file_reloads_total{outcome=\"refused\"} 1", scrape, StringComparison.Ordinal);
     }
 }

@@ -230,6 +230,7 @@ public sealed class RoutesFileTests : IDisposable
 
         var line = Assert.Single(result.Options!.Describe(), l => l.StartsWith("route ", StringComparison.Ordinal));
         Assert.Equal($"route q: /api/v1/* -> {Query} (scope {Audience.QueryScope}, identity userassigned (client id {ClientId}))", line);
+        Assert.Contains(result.Options.Describe(), l => l.StartsWith("routes file ", StringComparison.Ordinal) && l.EndsWith("read again when it changes (checked every 10 s)", StringComparison.Ordinal));
     }
 
     [Theory]
@@ -258,7 +259,7 @@ public sealed class RoutesFileTests : IDisposable
             """, fileName);
 
         Assert.True(yaml.IsValid, string.Join("\n", yaml.Errors));
-        Assert.Equal(json.Options!.Describe(), yaml.Options!.Describe());
+        Assert.Equal(json.Options!.Routes.Select(ProxyOptions.DescribeRoute), yaml.Options!.Routes.Select(ProxyOptions.DescribeRoute));
         Assert.Equal("2024", yaml.Options.Routes[1].Name);
         Assert.Equal(ClientId, yaml.Options.Routes[2].Identity!.ClientId);
     }
