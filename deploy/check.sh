@@ -125,11 +125,14 @@ check_objects() {
         fail "$name: environment variables FastProxy does not know" "$unknown"
     fi
     if grep -qE '^kind: *Deployment' "$file"; then
-        if grep -qE '^ *path: /health$' "$file" && grep -qE '^ *path: /ready$' "$file" \
-            && ! grep -E '^ *path: ' "$file" | grep -vqE 'path: /(health|ready|metrics)$'; then
+        # Only the Deployment's documents: a routes ConfigMap has path: lines of its own.
+        local deployment
+        deployment=$(awk '/^---/ { if (doc ~ /\nkind: *Deployment/) printf "%s", doc; doc = ""; next } { doc = doc "\n" $0 } END { if (doc ~ /\nkind: *Deployment/) printf "%s", doc }' "$file")
+        if grep -qE '^ *path: /health$' <<<"$deployment" && grep -qE '^ *path: /ready$' <<<"$deployment" \
+            && ! grep -E '^ *path: ' <<<"$deployment" | grep -vqE 'path: /(health|ready|metrics)$'; then
             pass "$name: probes are GET /health and GET /ready"
         else
-            fail "$name: probes must be GET /health (liveness) and GET /ready (readiness)" "$(grep -nE '^ *path: ' "$file")"
+            fail "$name: probes must be GET /health (liveness) and GET /ready (readiness)" "$(grep -nE '^ *path: ' <<<"$deployment")"
         fi
     fi
 }
@@ -182,7 +185,8 @@ must_fail() {
     fi
 }
 target=(--set targetHost=https://example-workspace.eastus-1.metrics.ingest.monitor.azure.com)
-must_fail "no targetHost and no ingestionUrl" "set targetHost"
+must_fail "no targetHost, ingestionUrl or routes" "set targetHost"
+must_fail "routes with targetHost" "routes replaces targetHost" "${target[@]}" --set routes[0].name=all --set routes[0].pathPrefix=/ --set routes[0].target=https://example
 must_fail "both targetHost and ingestionUrl" "not both" "${target[@]}" --set ingestionUrl=https://example/dataCollectionRules/x/api/v1/write
 must_fail "an unknown identityType" "is not one of" "${target[@]}" --set identityType=managedidentity
 must_fail "userassigned without aadClientId" "needs aadClientId" "${target[@]}" --set identityType=userAssigned

@@ -31,7 +31,7 @@ public sealed class DeploymentFilesTests
     /// <summary>Settings that name a file the pod must be given (mounted from a Secret or CSI volume).</summary>
     private static readonly string[] FileSettings =
     [
-        "TLS_CERT_FILE", "TLS_KEY_FILE", "TLS_KEY_PASSWORD_FILE", "TLS_CLIENT_CA_FILE", "INBOUND_TOKEN_FILE", "AAD_CLIENT_CERTIFICATE_PATH",
+        "TLS_CERT_FILE", "TLS_KEY_FILE", "TLS_KEY_PASSWORD_FILE", "TLS_CLIENT_CA_FILE", "INBOUND_TOKEN_FILE", "AAD_CLIENT_CERTIFICATE_PATH", "ROUTES_FILE",
     ];
 
     /// <summary>aad-auth-proxy's Helm values, which the chart keeps by name.</summary>
@@ -204,11 +204,43 @@ public sealed class DeploymentFilesTests
         { "needs metricsPort", ["--set", "tls.secretName=fastproxy-tls", "--set", "tls.clientCaSecretName=fastproxy-tls"] },
         { "needs tls.secretName", ["--set", "tls.clientCaSecretName=fastproxy-ca", "--set", "metricsPort=9090"] },
         { "metricsPort must differ", ["--set", "metricsPort=8081"] },
+        { "routes replaces targetHost, ingestionUrl and audience", ["--set", "routes[0].name=all", "--set", "routes[0].pathPrefix=/", "--set", $"routes[0].target={ExampleTargetHost}"] },
     };
+
+    [Fact]
+    public void Chart_routes_become_a_routes_file_FastProxy_accepts()
+    {
+        var documents = LoadDocuments(RenderChartCase("routes-values.yaml"));
+        var configMap = Assert.Single(Objects(documents, "ConfigMap"));
+        var content = Scalar(Child<YamlMappingNode>(configMap, "data"), "routes.yaml")!;
+        var env = EnvironmentValues(Assert.Single(Containers(documents)));
+        Assert.Equal("routes.yaml", Path.GetFileName(env["ROUTES_FILE"]));
+        Assert.DoesNotContain("TARGET_HOST", env.Keys);
+
+        // The file as the pod sees it, read by FastProxy's own configuration loader.
+        var directory = Directory.CreateTempSubdirectory("fastproxy-chart-routes-").FullName;
+        try
+        {
+            var path = Path.Combine(directory, "routes.yaml");
+            File.WriteAllText(path, content);
+            var loaded = new ConfigurationLoader(new Dictionary<Setting, string?>(),
+                name => name == "ROUTES_FILE" ? path : env.GetValueOrDefault(name)).Load();
+
+            Assert.True(loaded.IsValid, string.Join("\n", loaded.Errors));
+            Assert.Equal(["write", "query"], loaded.Options!.Routes.Select(r => r.Name));
+            Assert.Equal("/api/v1/write", loaded.Options.Routes[0].ExactPath);
+            Assert.Equal(Audience.QueryScope, loaded.Options.Routes[1].Scope);
+            Assert.Equal("abcd1234-1243-abcd-9876-1234abcd5678", loaded.Options.Routes[1].Identity!.ClientId);
+        }
+        finally
+        {
+            Directory.Delete(directory, recursive: true);
+        }
+    }
 
     [Theory]
     [MemberData(nameof(RefusedValues))]
-    public void Chart_refuses_tls_values_the_binary_would_refuse(string expectedMessage, string[] values)
+    public void Chart_refuses_values_the_binary_would_refuse(string expectedMessage, string[] values)
     {
         var (exitCode, _, stderr) = RunHelm(RequireHelm(), ["--set", $"targetHost={ExampleTargetHost}", .. values]);
 

@@ -134,10 +134,10 @@ ALLOWED_SOURCE_CIDRS from a list or a comma-separated string.
 {{- end }}
 
 {{/*
-Whether the chart itself mounts a volume (certificate, TLS, client CA, key password, inbound token).
+Whether the chart itself mounts a volume (certificate, TLS, client CA, key password, inbound token, routes).
 */}}
 {{- define "fastproxy.hasVolumes" -}}
-{{- if or (include "fastproxy.certificateMounted" .) .Values.tls.secretName .Values.tls.clientCaSecretName .Values.tls.keyPasswordSecretName .Values.inboundToken.secretName }}true{{ end }}
+{{- if or (include "fastproxy.certificateMounted" .) .Values.tls.secretName .Values.tls.clientCaSecretName .Values.tls.keyPasswordSecretName .Values.inboundToken.secretName .Values.routes }}true{{ end }}
 {{- end }}
 
 {{/*
@@ -149,8 +149,14 @@ Checks that fail the install with one clear message, instead of a pod that exits
 {{- if not (has $identity $known) }}
 {{- fail (printf "identityType %q is not one of systemassigned, userassigned, aadapplication, workloadidentity (any casing)" (.Values.identityType | default "" | toString)) }}
 {{- end }}
-{{- if and (not .Values.targetHost) (not .Values.ingestionUrl) }}
-{{- fail "set targetHost (aad-auth-proxy's form: the workspace's ingestion or query host) or ingestionUrl (the remote-write sidecar's form: the full Metrics ingestion endpoint URL)" }}
+{{- if and (not .Values.targetHost) (not .Values.ingestionUrl) (not .Values.routes) }}
+{{- fail "set targetHost (aad-auth-proxy's form: the workspace's ingestion or query host), ingestionUrl (the remote-write sidecar's form: the full Metrics ingestion endpoint URL) or routes (several targets)" }}
+{{- end }}
+{{- if and .Values.routes (not (kindIs "slice" .Values.routes)) }}
+{{- fail "routes must be a list of routes (name, pathPrefix or path, target, and optionally audience and identity); see the README's Routes file section" }}
+{{- end }}
+{{- if and .Values.routes (or .Values.targetHost .Values.ingestionUrl .Values.audience) }}
+{{- fail "routes replaces targetHost, ingestionUrl and audience (FastProxy refuses ROUTES_FILE with any of them): give each route its target and, if needed, its audience, and unset the others" }}
 {{- end }}
 {{- if and .Values.targetHost .Values.ingestionUrl }}
 {{- fail "set targetHost or ingestionUrl, not both (FastProxy refuses both: TARGET_HOST is aad-auth-proxy's form, INGESTION_URL the remote-write sidecar's)" }}
