@@ -73,6 +73,11 @@ internal sealed class RoutesFileWatch : BackgroundService
             {
                 break;
             }
+            catch (Exception ex)
+            {
+                // A background service that throws stops the host: a routes file must never do that.
+                Log.RoutesRefused(_logger, _file.Path, $"reading it failed ({ex.GetType().Name})");
+            }
         }
     }
 
@@ -98,9 +103,20 @@ internal sealed class RoutesFileWatch : BackgroundService
             }
             else
             {
-                await ApplyAsync(routes, cancellationToken);
-                _reloads.Add(1, new KeyValuePair<string, object?>("outcome", "applied"));
-                outcome = RoutesCheckOutcome.Applied;
+                try
+                {
+                    await ApplyAsync(routes, cancellationToken);
+                    _reloads.Add(1, new KeyValuePair<string, object?>("outcome", "applied"));
+                    outcome = RoutesCheckOutcome.Applied;
+                }
+                catch (Exception ex) when (ex is not OperationCanceledException)
+                {
+                    // Nothing known throws here (identities were validated, credentials read their
+                    // files lazily); should something, the process keeps serving what it has.
+                    Log.RoutesRefused(_logger, _file.Path, $"applying it failed ({ex.GetType().Name}); restart FastProxy to apply the file");
+                    _reloads.Add(1, new KeyValuePair<string, object?>("outcome", "refused"));
+                    outcome = RoutesCheckOutcome.Refused;
+                }
             }
         }
 

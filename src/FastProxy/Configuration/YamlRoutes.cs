@@ -40,9 +40,9 @@ internal static class YamlRoutes
         }
 
         var output = new ArrayBufferWriter<byte>(Math.Max(256, yaml.Length));
+        var parser = new Parser(new StringReader(text));
         try
         {
-            var parser = new Parser(new StringReader(text));
             using (var writer = new Utf8JsonWriter(output))
             {
                 parser.Consume<StreamStart>();
@@ -53,7 +53,7 @@ internal static class YamlRoutes
                 }
 
                 parser.Consume<DocumentStart>();
-                if (!WriteNode(parser, writer, origin, error))
+                if (!WriteNode(parser, writer, origin, error, depth: 0))
                 {
                     return null;
                 }
@@ -73,11 +73,28 @@ internal static class YamlRoutes
             error($"'{origin}' is not valid YAML at {Where(ex.Start)}: {Reason(ex)} Check the indentation and quoting there.");
             return null;
         }
+        catch (Exception ex) when (ex is InvalidOperationException or ArgumentException or IndexOutOfRangeException)
+        {
+            // YamlDotNet's scanner throws these on some broken input instead of a YamlException
+            // (found by RoutesFileTests.MangledYaml_…); the last event it read tells roughly where.
+            var where = parser.Current is { } last ? $" after {Where(last.End)}" : "";
+            error($"'{origin}' is not valid YAML: the parser stopped{where}. Check the indentation and quoting there.");
+            return null;
+        }
     }
 
-    private static bool WriteNode(IParser parser, Utf8JsonWriter writer, string origin, Action<string> error)
+    /// <summary>Deeper than any routes file (3 levels) and well within the JSON writer's limit of 64.</summary>
+    private const int MaxDepth = 16;
+
+    private static bool WriteNode(IParser parser, Utf8JsonWriter writer, string origin, Action<string> error, int depth)
     {
         var current = parser.Current!;
+        if (depth > MaxDepth)
+        {
+            error($"'{origin}' nests lists and mappings more than {MaxDepth} deep at {Where(current.Start)}; a routes file needs three levels");
+            return false;
+        }
+
         if (current is NodeEvent { Tag.IsEmpty: false } tagged)
         {
             error($"'{origin}' uses the tag '{tagged.Tag}' at {Where(current.Start)}; a routes file needs no tags, remove it");
@@ -100,7 +117,7 @@ internal static class YamlRoutes
                 writer.WriteStartArray();
                 while (!parser.TryConsume<SequenceEnd>(out _))
                 {
-                    if (!WriteNode(parser, writer, origin, error))
+                    if (!WriteNode(parser, writer, origin, error, depth + 1))
                     {
                         return false;
                     }
@@ -122,7 +139,7 @@ internal static class YamlRoutes
 
                     parser.MoveNext();
                     writer.WritePropertyName(key.Value);
-                    if (!WriteNode(parser, writer, origin, error))
+                    if (!WriteNode(parser, writer, origin, error, depth + 1))
                     {
                         return false;
                     }

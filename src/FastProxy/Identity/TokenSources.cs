@@ -225,6 +225,7 @@ internal sealed class TokenSources : BackgroundService
             var sourceFor = existing.Where(_keys.ContainsKey).ToDictionary(s => _keys[s], s => s);
             var used = new Dictionary<(string, string), TokenSource>();
             var byRoute = new Dictionary<string, TokenSource>(StringComparer.Ordinal);
+            var created = new List<(TokenSource Source, (string, string) Key)>();
             foreach (var route in routes)
             {
                 var identity = route.Identity ?? options.Identity;
@@ -237,7 +238,7 @@ internal sealed class TokenSources : BackgroundService
                         // add who asks, so /ready and the log tell two sources of one scope apart.
                         var name = key.Item1.Length == 0 ? route.Scope : $"{route.Scope} as {identity.Describe()}";
                         source = new TokenSource(name, route.Scope, CredentialOf(key.Item1, route.Identity, identity), options.RefreshPercentage, time, logger, identity.MetricLabel);
-                        _keys[source] = key;
+                        created.Add((source, key));
                     }
 
                     used[key] = source;
@@ -245,6 +246,12 @@ internal sealed class TokenSources : BackgroundService
                 }
 
                 byRoute[route.Name] = source;
+            }
+
+            // Only once the whole list is built, so a failure part-way leaves the bookkeeping as it was.
+            foreach (var (source, key) in created)
+            {
+                _keys[source] = key;
             }
 
             foreach (var gone in existing.Except(sources))

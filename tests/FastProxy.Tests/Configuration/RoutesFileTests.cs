@@ -295,6 +295,7 @@ public sealed class RoutesFileTests : IDisposable
     [InlineData("routes:\n  - !!map {name: a, pathPrefix: /, target: h}\n", "uses the tag")]
     [InlineData("routes:\n  - {name: a, pathPrefix: /, target: h}\n---\nroutes: []\n", "more than one YAML document")]
     [InlineData("routes:\n  - {[name]: a, pathPrefix: /, target: h}\n", "is not a plain name")]
+    [InlineData("routes: [[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]\n", "more than 16 deep at line 1")]
     public void InvalidYaml_IsOneClearLine(string yaml, string expected)
     {
         var error = Error(LoadYaml(yaml));
@@ -312,5 +313,39 @@ public sealed class RoutesFileTests : IDisposable
         var error = Error(Load(new Dictionary<string, string> { ["ROUTES_FILE"] = path, ["IDENTITY_TYPE"] = "systemassigned" }));
 
         Assert.Contains("is not UTF-8 text", error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void MangledYaml_IsAlwaysOneClearLine_NeverAnException()
+    {
+        // Cut, duplicated and scrambled pieces of a valid file, the way a hand edit goes wrong.
+        var valid = "routes:\n  - name: a\n    pathPrefix: /\n    target: \"https://h\"\n    identity: {type: userassigned, clientId: 'x'}\n  - [b, &c *c, !t x, ? k : v, |\n  text\n  ]\n";
+        var random = new Random(20261127);
+        var context = new RoutesFileContext(AzureCloud.Public, null, false);
+        for (var i = 0; i < 2000; i++)
+        {
+            var chars = valid.ToCharArray();
+            for (var edits = random.Next(1, 6); edits > 0; edits--)
+            {
+                var at = random.Next(chars.Length);
+                chars[at] = valid[random.Next(valid.Length)];
+            }
+
+            var text = new string(chars)[..random.Next(chars.Length + 1)];
+            var errors = new List<string>();
+            List<RouteDefinition> routes;
+            try
+            {
+                routes = RoutesFile.FromBytes(System.Text.Encoding.UTF8.GetBytes(text), "r.yaml", context, errors.Add);
+            }
+            catch (Exception ex)
+            {
+                throw new Xunit.Sdk.XunitException($"{ex.GetType().Name} for:\n{text}\n{ex}");
+            }
+
+
+            Assert.True(routes.Count > 0 || errors.Count > 0, text);
+            Assert.All(errors, e => Assert.DoesNotContain(" at YamlDotNet.", e, StringComparison.Ordinal));
+        }
     }
 }

@@ -22,6 +22,7 @@ public sealed class RoutesFileWatchTests : IAsyncDisposable
     private readonly Meter _meter = new("test-routes-watch");
     private readonly ScriptedCredential _credential;
     private TokenSources? _tokens;
+    private Func<IdentityOptions, TokenCredential?>? _credentialFor;
 
     public RoutesFileWatchTests() =>
         _credential = new ScriptedCredential().ThenAlways(() => new AccessToken("t", _time.GetUtcNow().AddHours(1)));
@@ -53,7 +54,7 @@ public sealed class RoutesFileWatchTests : IAsyncDisposable
         Assert.True(loaded.IsValid, string.Join("\n", loaded.Errors));
         var options = loaded.Options!;
         using var loggers = LoggerFactory.Create(b => b.AddProvider(_logger));
-        _tokens = TokenSources.Create(options, _credential, _time, loggers, _ => _credential);
+        _tokens = TokenSources.Create(options, _credential, _time, loggers, identity => _credentialFor?.Invoke(identity) ?? _credential);
         await _tokens.StartAsync(CancellationToken.None);
         await Task.WhenAll(_tokens.All.Select(s => s.FirstToken)).WaitAsync(TimeSpan.FromSeconds(10), TestContext.Current.CancellationToken);
         var table = new RouteTable(options.Routes.Select(r => new ProxyRoute(r, _tokens.For(r))));
@@ -164,6 +165,27 @@ public sealed class RoutesFileWatchTests : IAsyncDisposable
         await Rewrite("routes.json", File(Route("all", "/", Ingest), Route("query", "/api/v1/", Query)));
         Assert.Equal(RoutesCheckOutcome.Applied, await watch.CheckAsync(TestContext.Current.CancellationToken));
         Assert.Equal("query", table.Match("/api/v1/query")!.Name);
+    }
+
+    [Fact]
+    public async Task ChangeThatCannotBeApplied_IsRefused_AndTheRoutesStay()
+    {
+        _credentialFor = _ => throw new InvalidOperationException("no credential for you");
+        var (watch, table) = await StartAsync("routes.json", File(Route("all", "/", Ingest)));
+
+        await Rewrite("routes.json", File(Route("all", "/", Ingest), Route("query", "/api/v1/", Query, $$"""{"type":"userassigned","clientId":"{{ClientId}}"}""")));
+
+        Assert.Equal(RoutesCheckOutcome.Refused, await watch.CheckAsync(TestContext.Current.CancellationToken));
+        Assert.Contains(_logger.Entries, e => e.EventId.Id == 112 && e.Message.EndsWith("applying it failed (InvalidOperationException); restart FastProxy to apply the file", StringComparison.Ordinal));
+        Assert.Equal("all", table.Match("/api/v1/query")!.Name);
+        Assert.Single(_tokens!.All);
+
+        // The bookkeeping was left as it was: the next change applies cleanly.
+        _credentialFor = null;
+        await Rewrite("routes.json", File(Route("all", "/", Ingest), Route("query", "/api/v1/", Query, $$"""{"type":"userassigned","clientId":"{{ClientId}}"}"""), Route("x", "/x/", Ingest)));
+        Assert.Equal(RoutesCheckOutcome.Applied, await watch.CheckAsync(TestContext.Current.CancellationToken));
+        Assert.Equal("query", table.Match("/api/v1/query")!.Name);
+        Assert.Equal(2, _tokens.All.Count);
     }
 
     [Fact]
