@@ -21,6 +21,8 @@ http {
     listen 127.0.0.1:$port;
     listen 127.0.0.1:$h2c http2;
     client_max_body_size 0;
+    # The server half alone (profile.sh's *-floor-* scenarios): read and discard the body, answer here.
+    location = /health { return 200; }
     location / {
       proxy_pass http://sink;
       proxy_http_version 1.1;

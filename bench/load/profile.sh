@@ -7,7 +7,9 @@
 #     BIN        the AOT binary (its fastproxy.dbg beside it gives perf the symbols), or "nginx":
 #                the harness's nginx peer (bench/load/nginx-conf.sh), measured on its one worker
 #     SCENARIO   h1-post-49k (default), h1-post-12k, h1-post-1m, h1-get-1m, h2c-post-12k,
-#                h2c-post-49k, h2c-get-1m
+#                h2c-post-49k, h2c-get-1m; h1-floor-12k and h2c-floor-12k post the 12.8 KB body
+#                to /health, answered by the proxy itself: the cost of the server half alone
+#                (nginx: HTTP/1.1 only; its HTTP/2 answer to an unread body resets the stream)
 #     REQUESTS   fixed request count per measured run (default 5000)
 #   MODE=strace (default) | cpu | perf   (perf: perf record -g on the proxy, report in $WORK)
 #   CLIENTS=32 (HTTP/1.1 connections; h2c uses 8 x 8 streams unless H2C="-c N -m M")
@@ -66,9 +68,12 @@ case $SCEN in
   *-post-12k) ARGS+=(-d "$BODY12"); P=/api/v1/write ;;
   *-post-49k) ARGS+=(-d "$BODY49"); P=/api/v1/write ;;
   *-post-1m) ARGS+=(-d "$WORK/body-1m.bin"); P=/api/v1/write ;;
+  # The server half alone: the same body to /health, which the proxy reads, discards and answers
+  # itself (nginx: the harness configuration's "location = /health").
+  *-floor-12k) ARGS+=(-d "$BODY12"); P=/health ;;
   *-get-1m) P="/big?bytes=1048576" ;;
 esac
-[[ $SCEN == *-post-* ]] && ARGS+=(-H "content-type: application/x-protobuf" -H "content-encoding: snappy")
+[[ $SCEN == *-post-* || $SCEN == *-floor-* ]] && ARGS+=(-H "content-type: application/x-protobuf" -H "content-encoding: snappy")
 ARGS+=("$BASE$P")
 
 # Warm-up: connections, pools, the first GCs.
