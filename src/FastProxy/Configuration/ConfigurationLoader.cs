@@ -514,13 +514,14 @@ internal sealed class ConfigurationLoader
         ];
     }
 
+    // Where ROUTES_FILE's routes came from, for ProxyOptions.RoutesFile (read again while running).
+    private RoutesFileSource? _routesFile;
+
     /// <summary>
     /// ROUTES_FILE: every route, target and audience comes from the file, so the single-target
     /// settings beside it would be ambiguous and are errors. Routes without an identity use the
     /// process identity (IDENTITY_TYPE etc.); route identities share its cloud and authority host.
     /// </summary>
-    private RoutesFileSource? _routesFile;
-
     private List<RouteDefinition> ReadRoutesFile(string path, AzureCloud cloud, IdentityOptions? identity, bool targetHost, bool ingestionUrl, bool audience)
     {
         if (targetHost || ingestionUrl)

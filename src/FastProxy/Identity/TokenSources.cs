@@ -109,7 +109,7 @@ internal sealed class TokenSources : BackgroundService
     public TokenSource For(RouteDefinition route) =>
         _byRoute is { } byRoute && byRoute.TryGetValue(route.Name, out var source) ? source : For(route.Scope);
 
-    /// <summary>Failed fetches of every source since start (see <see cref="TokenSource.TotalFailures"/>).</summary>
+    /// <summary>Failed fetches of the sources in use, each since it started (see <see cref="TokenSource.TotalFailures"/>).</summary>
     public long TotalFailures => All.Sum(s => s.TotalFailures);
 
     public TokenSource For(string scope) => All.First(s => s.Scope == scope);
