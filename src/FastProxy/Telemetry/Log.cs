@@ -5,7 +5,7 @@ namespace FastProxy.Telemetry;
 /// <summary>
 /// Every log line FastProxy writes, source-generated. Event ids are grouped by area:
 /// 1xx start-up and configuration, 2xx identity, 3xx forwarding, 4xx telemetry.
-/// Highest id in use: 401 (identity's 21x are in Identity/Log.Identity.cs).
+/// Highest id in use: 401 (identity's 21x are in Identity/Log.Identity.cs, the routes file's 11x in Configuration/Log.Configuration.cs).
 /// </summary>
 internal static partial class Log
 {
