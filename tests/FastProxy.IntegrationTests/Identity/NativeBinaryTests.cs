@@ -12,6 +12,7 @@ namespace FastProxy.IntegrationTests.Identity;
 /// after <c>dotnet publish src/FastProxy -c Release -r linux-x64</c>; skipped otherwise. The
 /// YAML routes case is here for the same reason: the YAML parser runs only in the native binary.
 /// </summary>
+[Collection(NativeBinaryCollection.Name)]
 public sealed class NativeBinaryTests
 {
     [Theory]

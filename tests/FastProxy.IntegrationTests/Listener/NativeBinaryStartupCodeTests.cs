@@ -10,6 +10,7 @@ namespace FastProxy.IntegrationTests.Listener;
 /// FASTPROXY_NATIVE_BINARY names a published binary (CI does); skipped otherwise, since on the JIT
 /// the executable is the dotnet host and nothing is released.
 /// </summary>
+[Collection(NativeBinaryCollection.Name)]
 public sealed class NativeBinaryStartupCodeTests
 {
     [Fact]
