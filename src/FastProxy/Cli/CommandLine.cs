@@ -32,8 +32,19 @@ internal static class CommandLine
             root.Options.Add(option);
         }
 
+        // The one repeatable flag: a route each (README, "Routes file"); no environment variable.
+        var routes = new Option<string[]>(RouteFlags.OptionName)
+        {
+            Description = "One route of several, as a routes file's fields: name=…,pathPrefix=… (or path=…),target=…[,audience=…]" +
+                          "[,identity.type=…,identity.clientId=…]. Repeat for each route. Replaces TARGET_HOST/INGESTION_URL/AUDIENCE and ROUTES_FILE.",
+            HelpName = "fields",
+            Arity = ArgumentArity.ZeroOrMore,
+            AllowMultipleArgumentsPerToken = false,
+        };
+        root.Options.Add(routes);
+
         root.SetAction((parse, cancellationToken) =>
-            RunProxyAsync(options.ToDictionary(o => o.Key, o => parse.GetValue(o.Value)), cancellationToken));
+            RunProxyAsync(options.ToDictionary(o => o.Key, o => parse.GetValue(o.Value)), parse.GetValue(routes) ?? [], cancellationToken));
         root.Subcommands.Add(DemoCommand.Create());
         root.Subcommands.Add(DecodeCommand.Create());
 
@@ -54,9 +65,9 @@ internal static class CommandLine
         return await parseResult.InvokeAsync(new InvocationConfiguration { ProcessTerminationTimeout = null });
     }
 
-    private static async Task<int> RunProxyAsync(Dictionary<Setting, string?> flags, CancellationToken cancellationToken)
+    private static async Task<int> RunProxyAsync(Dictionary<Setting, string?> flags, string[] routes, CancellationToken cancellationToken)
     {
-        var result = ConfigurationLoader.FromEnvironment(flags);
+        var result = ConfigurationLoader.FromEnvironment(flags, routes);
         if (!result.IsValid)
         {
             await ReportConfigurationErrorsAsync(result.Errors);

@@ -20,16 +20,19 @@ internal sealed class ConfigurationLoader
 {
     private readonly IReadOnlyDictionary<Setting, string?> _flags;
     private readonly Func<string, string?> _environment;
+    private readonly IReadOnlyList<string> _routeFlags;
     private readonly List<string> _errors = [];
 
-    public ConfigurationLoader(IReadOnlyDictionary<Setting, string?> flags, Func<string, string?> environment)
+    /// <param name="routeFlags">The values of the repeatable <c>--route</c> flag (<see cref="RouteFlags"/>), if any.</param>
+    public ConfigurationLoader(IReadOnlyDictionary<Setting, string?> flags, Func<string, string?> environment, IReadOnlyList<string>? routeFlags = null)
     {
         _flags = flags;
         _environment = environment;
+        _routeFlags = routeFlags ?? [];
     }
 
-    public static ConfigurationResult FromEnvironment(IReadOnlyDictionary<Setting, string?>? flags = null) =>
-        new ConfigurationLoader(flags ?? new Dictionary<Setting, string?>(), Environment.GetEnvironmentVariable).Load();
+    public static ConfigurationResult FromEnvironment(IReadOnlyDictionary<Setting, string?>? flags = null, IReadOnlyList<string>? routeFlags = null) =>
+        new ConfigurationLoader(flags ?? new Dictionary<Setting, string?>(), Environment.GetEnvironmentVariable, routeFlags).Load();
 
     public ConfigurationResult Load()
     {
@@ -452,6 +455,16 @@ internal sealed class ConfigurationLoader
         var targetHost = Read(Settings.TargetHost);
         var ingestionUrl = Read(Settings.IngestionUrl);
         var audience = Read(Settings.Audience);
+        if (_routeFlags.Count > 0)
+        {
+            if (Read(Settings.RoutesFile) is not null)
+            {
+                Error(Settings.RoutesFile, $"and {RouteFlags.OptionName} are both set; give the routes in the file or as {RouteFlags.OptionName} flags, not both");
+            }
+
+            return ReadRouteFlags(cloud, identity, targetHost is not null, ingestionUrl is not null, audience is not null);
+        }
+
         if (Read(Settings.RoutesFile) is { } routesFile)
         {
             return ReadRoutesFile(routesFile, cloud, identity, targetHost is not null, ingestionUrl is not null, audience is not null);
@@ -524,25 +537,45 @@ internal sealed class ConfigurationLoader
     /// </summary>
     private List<RouteDefinition> ReadRoutesFile(string path, AzureCloud cloud, IdentityOptions? identity, bool targetHost, bool ingestionUrl, bool audience)
     {
+        RejectSingleTargetSettings(problem => Error(Settings.RoutesFile, problem), "a routes file", "in the file", targetHost, ingestionUrl, audience);
+        // The file is read even after a conflict above, so that all its problems show at once.
+        var context = RoutesContext(cloud, identity);
+        _routesFile = new RoutesFileSource(path, context);
+        return RoutesFile.Read(path, context, problem => Error(Settings.RoutesFile, problem));
+    }
+
+    /// <summary>--route: the routes file's form on the command line, with the same rules.</summary>
+    private List<RouteDefinition> ReadRouteFlags(AzureCloud cloud, IdentityOptions? identity, bool targetHost, bool ingestionUrl, bool audience)
+    {
+        void Report(string problem) => _errors.Add($"{RouteFlags.OptionName} {problem}");
+        RejectSingleTargetSettings(Report, $"{RouteFlags.OptionName} flags", $"in the {RouteFlags.OptionName} flags", targetHost, ingestionUrl, audience);
+        return RouteFlags.ToJson(_routeFlags, problem => _errors.Add(problem)) is { } json
+            ? RoutesFile.Parse(json, "", RoutesContext(cloud, identity), Report, routeAt: index => $"#{index + 1}")
+            : [];
+    }
+
+    /// <summary>With several routes every target and audience is given per route, so the single-target settings beside them are errors.</summary>
+    private static void RejectSingleTargetSettings(Action<string> report, string form, string where, bool targetHost, bool ingestionUrl, bool audience)
+    {
         if (targetHost || ingestionUrl)
         {
-            Error(Settings.RoutesFile, $"and {(targetHost ? "TARGET_HOST" : "INGESTION_URL")} are both set; with a routes file every target is in the file, so remove {(targetHost ? "TARGET_HOST" : "INGESTION_URL")}");
+            report($"and {(targetHost ? "TARGET_HOST" : "INGESTION_URL")} are both set; with {form} every target is {where}, so remove {(targetHost ? "TARGET_HOST" : "INGESTION_URL")}");
         }
 
         if (audience)
         {
-            Error(Settings.RoutesFile, "and AUDIENCE are both set; with a routes file give each route its \"audience\" (or leave it out for the default) and remove AUDIENCE");
+            report($"and AUDIENCE are both set; with {form} give each route its \"audience\" (or leave it out for the default) and remove AUDIENCE");
         }
+    }
 
-        // The file is read even after a conflict above, so that all its problems show at once.
-
+    /// <summary>What a route's identity inherits from the process settings.</summary>
+    private RoutesFileContext RoutesContext(AzureCloud cloud, IdentityOptions? identity)
+    {
         var authorityHost = Read(Settings.AuthorityHost) is null ? cloud.AuthorityHost : identity?.AuthorityHost;
         var discovery = Read(Settings.DisableInstanceDiscovery) is { } raw && SettingValues.TryParseBool(raw, out var disable)
             ? disable
             : authorityHost is not null && !AzureCloud.IsWellKnownAuthorityHost(authorityHost);
-        var context = new RoutesFileContext(cloud, authorityHost, discovery, Read(Settings.TenantId), Read(Settings.FederatedTokenFile));
-        _routesFile = new RoutesFileSource(path, context);
-        return RoutesFile.Read(path, context, problem => Error(Settings.RoutesFile, problem));
+        return new RoutesFileContext(cloud, authorityHost, discovery, Read(Settings.TenantId), Read(Settings.FederatedTokenFile));
     }
 
     private IPAddress ReadListenAddress()

@@ -88,8 +88,11 @@ internal static class RoutesFile
     /// <paramref name="fromYaml"/> says the JSON came from <see cref="YamlRoutes"/>, for the one
     /// message that names the file's shape.
     /// </summary>
-    public static List<RouteDefinition> Parse(ReadOnlyMemory<byte> json, string origin, RoutesFileContext context, Action<string> error, bool fromYaml = false)
+    /// <param name="routeAt">How messages name the route at an index; default <c>routes[i]</c>, after the origin unless that is empty.</param>
+    public static List<RouteDefinition> Parse(ReadOnlyMemory<byte> json, string origin, RoutesFileContext context, Action<string> error, bool fromYaml = false,
+        Func<int, string>? routeAt = null)
     {
+        routeAt ??= index => $"routes[{index}]";
         JsonDocument document;
         try
         {
@@ -125,14 +128,14 @@ internal static class RoutesFile
             var index = 0;
             foreach (var element in routesElement.EnumerateArray())
             {
-                var where = $"'{origin}' routes[{index}]";
+                var where = origin.Length == 0 ? routeAt(index) : $"'{origin}' {routeAt(index)}";
                 var route = ReadRoute(element, where, context, error);
                 if (route is not null)
                 {
                     where += $" (\"{route.Name}\")";
                     if (names.TryGetValue(route.Name, out var other))
                     {
-                        error($"{where}: name \"{route.Name}\" is also the name of routes[{other}]; names must be unique");
+                        error($"{where}: name \"{route.Name}\" is also the name of {routeAt(other)}; names must be unique");
                         route = null;
                     }
                     else
@@ -143,7 +146,7 @@ internal static class RoutesFile
                     var key = route?.ExactPath is { } exact ? "path " + exact : route?.PathPrefix is { } prefix ? "pathPrefix " + prefix : null;
                     if (key is not null && paths.TryGetValue(key, out other))
                     {
-                        error($"{where}: {key.Replace(" ", " \"", StringComparison.Ordinal)}\" is also that of routes[{other}]; each request must have one route");
+                        error($"{where}: {key.Replace(" ", " \"", StringComparison.Ordinal)}\" is also that of {routeAt(other)}; each request must have one route");
                         route = null;
                     }
                     else if (key is not null)

@@ -69,6 +69,23 @@ public sealed class ConfigurationErrorTests
     }
 
     [Fact]
+    public async Task RouteFlag_IsRepeatable_AndEachIsNamedInItsError()
+    {
+        await using var proxy = ProxyProcess.Start(new Dictionary<string, string?>
+        {
+            ["TARGET_HOST"] = null,
+            ["IDENTITY_TYPE"] = "systemassigned",
+        }, arguments: ["--route", "name=a,pathPrefix=/,target=https://h", "--route", "name=b,pathPrefix=/x,target=ftp://h"]);
+
+        var exitCode = await proxy.WaitForExitAsync(ExitTimeout);
+
+        Assert.True(exitCode == 2, $"exit code {exitCode}\n{proxy.Describe()}");
+        var problem = Assert.Single(ProblemLines(proxy));
+        Assert.Contains("--route #2 (\"b\"): target scheme 'ftp' is not supported", problem, StringComparison.Ordinal);
+        AssertNoStackTrace(proxy);
+    }
+
+    [Fact]
     public async Task UnknownFlag_ExitsWithCode2WithoutStackTrace()
     {
         await using var proxy = ProxyProcess.Start(new Dictionary<string, string?>
