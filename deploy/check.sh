@@ -22,6 +22,7 @@
 # 5. Values the chart must refuse (it fails with a clear message rather than installing a pod
 #    that exits 2), and identityType in any casing.
 # 6. Dockerfile.aot: its shell scripts parse, and it runs the CI publish command.
+# 7. The alert rules pass `promtool check rules`.
 #
 # Exit status: 0 when every check passed, 1 otherwise. The C# test
 # tests/FastProxy.Tests/Deploy/DeploymentFilesTests.cs uses the same cached helm.
@@ -278,6 +279,21 @@ if [ -z "$missing" ]; then
     pass ".dockerignore lets in what src/ projects include from outside src/${outside:+ ($(echo "$outside" | tr '\n' ' ' | sed 's/ $//'))}"
 else
     fail ".dockerignore keeps out files that src/ projects include:$missing"
+fi
+
+# ------------------------------------------------------------------------------------------------
+# 7. The alert rules load in Prometheus (promtool comes with the prometheus package CI installs).
+# ------------------------------------------------------------------------------------------------
+if command -v promtool > /dev/null; then
+    if result=$(promtool check rules "$repo/deploy/dashboards/fastproxy-alerts.yaml" 2>&1); then
+        pass "deploy/dashboards/fastproxy-alerts.yaml: promtool check rules"
+    else
+        fail "deploy/dashboards/fastproxy-alerts.yaml: promtool check rules" "$result"
+    fi
+elif [ "${FASTPROXY_REQUIRE_TOOLS:-}" = 1 ]; then
+    fail "promtool is not installed (apt-get install -y prometheus)"
+else
+    printf 'skip  promtool check rules (promtool not installed; apt-get install -y prometheus)\n'
 fi
 
 if [ -n "${FASTPROXY_RENDER_DIR:-}" ] || [ "$failed" -ne 0 ]; then

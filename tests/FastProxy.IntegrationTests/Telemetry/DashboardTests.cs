@@ -48,8 +48,15 @@ public sealed partial class DashboardTests
             context.Response.StatusCode = context.Request.Query.ContainsKey("reject") ? 413 : 200;
             await context.Response.WriteAsync("{\"status\":\"success\"}", context.RequestAborted);
         };
-        // The tap is on so that its payload figures are exported too.
-        await using var proxy = await TelemetryHarness.StartAsync(upstream.BaseUrl, credential, ("DIAGNOSTICS_SAMPLE_EVERY", "1"));
+        // The tap is on so that its payload figures are exported too. The target comes from a
+        // routes file (one catch-all route, named as TARGET_HOST's), so that a refused change of the
+        // file can be counted below.
+        var directory = Directory.CreateTempSubdirectory("fastproxy-dashboard-").FullName;
+        using var removeDirectory = new DirectoryRemoval(directory);
+        var routesFile = Path.Combine(directory, "routes.yaml");
+        await File.WriteAllTextAsync(routesFile, $"routes:\n  - {{name: default, pathPrefix: /, target: '{upstream.BaseUrl}'}}\n", Cancel);
+        await using var proxy = await TelemetryHarness.StartAsync(
+            new Dictionary<string, string> { ["ROUTES_FILE"] = routesFile, ["DIAGNOSTICS_SAMPLE_EVERY"] = "1" }, credential);
         using var client = TestHttp.CreateClient(proxy.Address);
         foreach (var target in new[] { "/api/v1/write", "/api/v1/write?reject=1", "/api/v1/write?cut=1" })
         {
@@ -68,7 +75,15 @@ public sealed partial class DashboardTests
 
         // An asterisk-form target is not forwarded (400) and counted as a proxy error.
         Assert.Equal(400, await RawHttp.SendAsync(proxy.Address.Port, "OPTIONS", "*", Cancel));
+
+        await File.WriteAllTextAsync(routesFile, "routes: [", Cancel);
+        Assert.Equal(FastProxy.Configuration.RoutesCheckOutcome.Refused, await proxy.Server.RoutesWatch!.CheckAsync(Cancel));
         return await proxy.ScrapeAsync();
+    }
+
+    private sealed class DirectoryRemoval(string path) : IDisposable
+    {
+        public void Dispose() => Directory.Delete(path, recursive: true);
     }
 
     [Fact]
@@ -107,7 +122,7 @@ public sealed partial class DashboardTests
             Assert.Contains(name, dashboard, StringComparison.Ordinal);
         }
 
-        foreach (var alert in new[] { "FastProxyTokenExpiringSoon", "FastProxyUpstreamErrors", "FastProxyHigh5xxRate" })
+        foreach (var alert in new[] { "FastProxyTokenExpiringSoon", "FastProxyUpstreamErrors", "FastProxyHigh5xxRate", "FastProxyRoutesFileRefused" })
         {
             Assert.Contains("alert: " + alert, alerts, StringComparison.Ordinal);
         }
