@@ -1,13 +1,11 @@
 using FastProxy.Configuration;
+using static FastProxy.Tests.Support.ExampleEndpoints;
 
 namespace FastProxy.Tests.Configuration;
 
 /// <summary>--route: the routes file's form on the command line, checked by the same rules.</summary>
 public sealed class RouteFlagsTests : IDisposable
 {
-    private const string ClientId = "abcd1234-1243-abcd-9876-1234abcd5678";
-    private const string Ingest = "https://myws-abcd.eastus-1.metrics.ingest.monitor.azure.com";
-    private const string Query = "https://myws.eastus.prometheus.monitor.azure.com";
     private const string WriteUrl = Ingest + "/dataCollectionRules/dcr-1/streams/Microsoft-PrometheusMetrics/api/v1/write?api-version=2023-04-24";
 
     private readonly string _directory = Directory.CreateTempSubdirectory("fastproxy-route-flags-").FullName;

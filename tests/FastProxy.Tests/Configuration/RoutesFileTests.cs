@@ -1,13 +1,10 @@
 using FastProxy.Configuration;
+using static FastProxy.Tests.Support.ExampleEndpoints;
 
 namespace FastProxy.Tests.Configuration;
 
 public sealed class RoutesFileTests : IDisposable
 {
-    private const string ClientId = "abcd1234-1243-abcd-9876-1234abcd5678";
-    private const string Ingest = "https://myws-abcd.eastus-1.metrics.ingest.monitor.azure.com";
-    private const string Query = "https://myws.eastus.prometheus.monitor.azure.com";
-
     private readonly string _directory = Directory.CreateTempSubdirectory("fastproxy-routes-").FullName;
 
     public void Dispose() => Directory.Delete(_directory, recursive: true);
@@ -342,7 +339,6 @@ public sealed class RoutesFileTests : IDisposable
             {
                 throw new Xunit.Sdk.XunitException($"{ex.GetType().Name} for:\n{text}\n{ex}");
             }
-
 
             Assert.True(routes.Count > 0 || errors.Count > 0, text);
             Assert.All(errors, e => Assert.DoesNotContain(" at YamlDotNet.", e, StringComparison.Ordinal));

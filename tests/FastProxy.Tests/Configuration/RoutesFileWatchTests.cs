@@ -6,16 +6,13 @@ using FastProxy.Identity;
 using FastProxy.Tests.Support;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Time.Testing;
+using static FastProxy.Tests.Support.ExampleEndpoints;
 
 namespace FastProxy.Tests.Configuration;
 
 /// <summary>A routes file read again while running: applied as a whole or refused as a whole, on fake time.</summary>
 public sealed class RoutesFileWatchTests : IAsyncDisposable
 {
-    private const string Ingest = "https://myws-abcd.eastus-1.metrics.ingest.monitor.azure.com";
-    private const string Query = "https://myws.eastus.prometheus.monitor.azure.com";
-    private const string ClientId = "abcd1234-1243-abcd-9876-1234abcd5678";
-
     private readonly string _directory = Directory.CreateTempSubdirectory("fastproxy-routes-watch-").FullName;
     private readonly FakeTimeProvider _time = new(new DateTimeOffset(2026, 11, 27, 8, 0, 0, TimeSpan.Zero));
     private readonly CapturingLogger _logger = new();
