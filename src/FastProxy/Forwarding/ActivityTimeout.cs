@@ -40,6 +40,9 @@ internal sealed class ActivityTimeout : IDisposable
     private int _state;
     private const int Idle = 0, Active = 1, Firing = 2;
 
+    // Set by Abandon: the token fired because the forward was over, not because anything timed out.
+    private volatile bool _abandoned;
+
     public ActivityTimeout(TimeSpan timeout, TimeProvider time, CancellationToken clientAborted)
         : this(timeout, time)
     {
@@ -60,7 +63,24 @@ internal sealed class ActivityTimeout : IDisposable
     public bool ClientAborted => _clientAborted.IsCancellationRequested;
 
     /// <summary>True when the source fired because of silence rather than the client.</summary>
-    public bool TimedOut => _source.IsCancellationRequested && !_clientAborted.IsCancellationRequested;
+    public bool TimedOut => _source.IsCancellationRequested && !_clientAborted.IsCancellationRequested && !_abandoned;
+
+    /// <summary>
+    /// Fires the token although nothing timed out: the forward is over and whatever still holds the
+    /// token (a request-body copy the target answered before it finished) must stop. The instance
+    /// is then never reused (<see cref="ActivityTimeoutPool.Return"/>).
+    /// </summary>
+    public void Abandon()
+    {
+        _abandoned = true;
+        try
+        {
+            _source.Cancel();
+        }
+        catch (ObjectDisposedException)
+        {
+        }
+    }
 
     /// <summary>Records progress: the silence timer starts again.</summary>
     public void Touch() => Volatile.Write(ref _lastActivity, _time.GetTimestamp());
@@ -189,12 +209,12 @@ internal sealed class ActivityTimeoutPool
     }
 
     /// <summary>
-    /// Takes the instance back. <paramref name="stillInUse"/> is true when something may still
-    /// hold its token (a request-body copy that has not finished): then it is disposed, never reused.
+    /// Takes the instance back. One whose token fired (client gone, timed out, abandoned) is
+    /// disposed, never reused: a fired source cannot be reset.
     /// </summary>
-    public void Return(ActivityTimeout activity, bool stillInUse)
+    public void Return(ActivityTimeout activity)
     {
-        if (stillInUse || !activity.TryReset())
+        if (!activity.TryReset())
         {
             activity.Dispose();
             return;

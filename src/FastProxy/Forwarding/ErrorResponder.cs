@@ -87,7 +87,11 @@ internal sealed class ErrorResponder
         _ => "{\"error\":\"proxy_error\",\"message\":\"FastProxy could not forward the request.\"}"u8,
     };
 
-    public async ValueTask ReportAsync(HttpContext context, ForwarderError error, Exception? exception)
+    /// <param name="closeConnection">
+    /// Answer with <c>Connection: close</c>: the client's body broke off mid-way and the rest is not
+    /// worth reading away to keep the connection.
+    /// </param>
+    public async ValueTask ReportAsync(HttpContext context, ForwarderError error, Exception? exception, bool closeConnection = false)
     {
         LogRateLimited(error, exception);
         _telemetry?.Failed(error);
@@ -119,6 +123,12 @@ internal sealed class ErrorResponder
         response.Clear();
         response.StatusCode = status;
         response.ContentType = "application/json";
+        if (closeConnection && !HttpProtocol.IsHttp2(context.Request.Protocol) && !HttpProtocol.IsHttp3(context.Request.Protocol))
+        {
+            // HTTP/1.x only: HTTP/2 has no such header (the stream ends, the connection stays).
+            response.Headers.Connection = "close";
+        }
+
         if (error == ForwarderError.NoToken)
         {
             response.Headers.RetryAfter = RetryAfterSeconds;

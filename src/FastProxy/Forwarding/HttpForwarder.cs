@@ -75,6 +75,8 @@ internal sealed class HttpForwarder
         var measure = _telemetry.Begin(context, route.Name);
         ActivityTimeout? activity = null;
         StreamingRequestContent? content = null;
+        HttpRequestMessage? request = null;
+        HttpResponseMessage? response = null;
         try
         {
             // 1. The token: a volatile read of an immutable snapshot. No lock, no await.
@@ -89,7 +91,7 @@ internal sealed class HttpForwarder
 
             // 2. The upstream request. The target Uri is built byte for byte from the raw request
             //    target (canonicalisation off) and cached per route for the common single path.
-            var request = new HttpRequestMessage
+            request = new HttpRequestMessage
             {
                 Method = MethodFor(context.Request.Method),
                 RequestUri = route.TargetUri(rawTarget),
@@ -106,7 +108,6 @@ internal sealed class HttpForwarder
                 {
                     if (await AttachTranslatedBodyAsync(context, request, activity) is { } translationFailure)
                     {
-                        request.Dispose();
                         await _errors.ReportAsync(context, measure.Fail(ClassifyTranslationFailure(translationFailure, activity)), translationFailure);
                         return;
                     }
@@ -146,55 +147,66 @@ internal sealed class HttpForwarder
             // 5. Send. Only response headers are awaited; the body streams in step 7. With tracing
             //    on, the upstream span starts here and its traceparent goes upstream.
             _telemetry.Sending(ref measure, request);
-            HttpResponseMessage response;
             try
             {
                 response = await _upstream.SendAsync(request, activity.Token);
             }
             catch (Exception ex)
             {
-                request.Dispose();
-                await _errors.ReportAsync(context, measure.Fail(ClassifySendFailure(ex, activity, content)), ex);
+                // The body broke off mid-way (the target died reading it): the rest is not worth
+                // reading away to keep the connection, and a client that reads the answer while it
+                // still sends (Go's, so Prometheus's) hears it at once, not after its upload.
+                await _errors.ReportAsync(context, measure.Fail(ClassifySendFailure(ex, activity, content)), ex,
+                    closeConnection: content is { Started: true, ReachedEnd: false });
                 return;
             }
 
-            using (request)
-            using (response)
+            // 6. Status and headers as the target sent them; nothing non-standard is added.
+            //    The only exceptions are the explicit data-safety translations (429, and
+            //    401/403 early after start-up, become 503). An error status (>= 400) starts a
+            //    1 KiB excerpt of the body for the log.
+            context.Response.StatusCode = _statusPolicy.StatusFor((int)response.StatusCode);
+            _telemetry.Responded(ref measure, (int)response.StatusCode, token.AuthorizationHeaderValue);
+            CopyResponseHeaders(response, context.Response);
+            if (request.Content is TranslatedContent { Written: var written } && response.IsSuccessStatusCode)
             {
-                // 6. Status and headers as the target sent them; nothing non-standard is added.
-                //    The only exceptions are the explicit data-safety translations (429, and
-                //    401/403 early after start-up, become 503). An error status (>= 400) starts a
-                //    1 KiB excerpt of the body for the log.
-                context.Response.StatusCode = _statusPolicy.StatusFor((int)response.StatusCode);
-                _telemetry.Responded(ref measure, (int)response.StatusCode, token.AuthorizationHeaderValue);
-                CopyResponseHeaders(response, context.Response);
-                if (request.Content is TranslatedContent { Written: var written } && response.IsSuccessStatusCode)
-                {
-                    // The client spoke 2.0 and is owed 2.0's accounting of what was written.
-                    var headers = context.Response.Headers;
-                    headers[RemoteWriteHeaders.SamplesWrittenHeader] = written.Samples.ToString(System.Globalization.CultureInfo.InvariantCulture);
-                    headers[RemoteWriteHeaders.HistogramsWrittenHeader] = written.Histograms.ToString(System.Globalization.CultureInfo.InvariantCulture);
-                    headers[RemoteWriteHeaders.ExemplarsWrittenHeader] = written.Exemplars.ToString(System.Globalization.CultureInfo.InvariantCulture);
-                }
+                // The client spoke 2.0 and is owed 2.0's accounting of what was written.
+                var headers = context.Response.Headers;
+                headers[RemoteWriteHeaders.SamplesWrittenHeader] = written.Samples.ToString(System.Globalization.CultureInfo.InvariantCulture);
+                headers[RemoteWriteHeaders.HistogramsWrittenHeader] = written.Histograms.ToString(System.Globalization.CultureInfo.InvariantCulture);
+                headers[RemoteWriteHeaders.ExemplarsWrittenHeader] = written.Exemplars.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            }
 
-                activity.Touch();
+            activity.Touch();
 
-                // 7. The body, streamed as it arrives and counted per block.
-                var error = await CopyResponseBodyAsync(response, context, activity, route.Name, measure.Excerpt);
-                if (error is { } failure)
-                {
-                    await _errors.ReportAsync(context, measure.Fail(failure.Error), failure.Exception);
-                }
+            // 7. The body, streamed as it arrives and counted per block.
+            var error = await CopyResponseBodyAsync(response, context, activity, route.Name, measure.Excerpt);
+            if (error is { } failure)
+            {
+                await _errors.ReportAsync(context, measure.Fail(failure.Error), failure.Exception);
             }
         }
         finally
         {
             if (activity is not null)
             {
-                // A body copy still running (the target answered before reading it all) keeps
-                // its token; that instance is disposed instead of reused.
-                _timeouts.Return(activity, stillInUse: content is { Copying: true });
+                if (content is { Copying: true })
+                {
+                    // The forward ended before the body copy did: the target answered mid-body
+                    // (HTTP/2 lets it, and an ingestion front end that counts Content-Length bytes
+                    // answers before the body's end of stream), or the send failed. The copy still
+                    // reads the client's body from Kestrel, which reads the rest of it away for the
+                    // connection's next request once this returns; both at once broke the client's
+                    // connection. Stop the copy and wait until it has let go.
+                    activity.Abandon();
+                    await content.WhenStoppedAsync();
+                }
+
+                _timeouts.Return(activity);
             }
+
+            response?.Dispose();
+            request?.Dispose();
 
             _telemetry.End(ref measure, context);
         }

@@ -26,7 +26,11 @@ internal sealed class StreamingRequestContent : HttpContent
     private readonly ActivityTimeout _activity;
     private readonly ForwardingTelemetry? _telemetry;
     private readonly string _route;
+
+    // NotStarted, Copying, then Stopped once the copy has let go of the client's body.
     private int _started;
+    private const int NotStartedState = 0, CopyingState = 1, StoppedState = 2;
+    private TaskCompletionSource? _stopped;
 
     public StreamingRequestContent(PipeReader source, long? contentLength, ActivityTimeout activity, ForwardingTelemetry? telemetry = null, string route = "")
     {
@@ -44,13 +48,16 @@ internal sealed class StreamingRequestContent : HttpContent
     /// <summary>Bytes read from the client so far.</summary>
     public long BytesCopied { get; private set; }
 
+    /// <summary>True once the client's body has been read to its end.</summary>
+    public bool ReachedEnd { get; private set; }
+
     /// <summary>Set when reading from the client failed (client gone, body malformed).</summary>
     public Exception? ClientError { get; private set; }
 
-    public bool Started => Volatile.Read(ref _started) != 0;
+    public bool Started => Volatile.Read(ref _started) != NotStartedState;
 
     /// <summary>True from the start of the copy until it has stopped (finished or failed).</summary>
-    public bool Copying => Volatile.Read(ref _started) == 1;
+    public bool Copying => Volatile.Read(ref _started) == CopyingState;
 
     // Set on the 1 request in N that the diagnostics tap samples: the body is also copied into
     // the capture while it streams, and handed to the tap once complete.
@@ -72,10 +79,22 @@ internal sealed class StreamingRequestContent : HttpContent
 
     protected override async Task SerializeToStreamAsync(Stream stream, TransportContext? context, CancellationToken cancellationToken)
     {
-        if (Interlocked.Exchange(ref _started, 1) != 0)
+        if (Interlocked.Exchange(ref _started, CopyingState) != NotStartedState)
         {
             // A retry of the same request by the handler cannot replay a streamed body.
             throw new InvalidOperationException("The request body was already sent and cannot be replayed.");
+        }
+
+        // Over HTTP/1.1 SocketsHttpHandler passes the token the forwarder gave SendAsync, the
+        // activity's. Over HTTP/2 it passes the stream's own (the target reset the stream, the
+        // connection failed), and the activity's must stop the copy too: the forwarder fires it
+        // when the forward ends before the copy did (HttpForwarder.ForwardAsync).
+        var token = _activity.Token;
+        CancellationTokenSource? linked = null;
+        if (cancellationToken.CanBeCanceled && cancellationToken != token)
+        {
+            linked = CancellationTokenSource.CreateLinkedTokenSource(token, cancellationToken);
+            token = linked.Token;
         }
 
         byte[]? block = null;
@@ -86,42 +105,51 @@ internal sealed class StreamingRequestContent : HttpContent
                 ReadResult result;
                 try
                 {
-                    result = await _source.ReadAsync(cancellationToken);
+                    result = await _source.ReadAsync(token);
                 }
-                catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+                catch (Exception ex) when (ex is not OperationCanceledException || !token.IsCancellationRequested)
                 {
                     ClientError = ex;
                     throw;
                 }
 
                 var buffer = result.Buffer;
-                if (!buffer.IsEmpty)
+                try
                 {
-                    if (buffer.IsSingleSegment)
+                    if (!buffer.IsEmpty)
                     {
-                        await stream.WriteAsync(buffer.First, cancellationToken);
-                    }
-                    else
-                    {
-                        block ??= ArrayPool<byte>.Shared.Rent(CopyBlockSize);
-                        await WriteGatheredAsync(stream, buffer, block, cancellationToken);
-                    }
+                        if (buffer.IsSingleSegment)
+                        {
+                            await stream.WriteAsync(buffer.First, token);
+                        }
+                        else
+                        {
+                            block ??= ArrayPool<byte>.Shared.Rent(CopyBlockSize);
+                            await WriteGatheredAsync(stream, buffer, block, token);
+                        }
 
-                    _capture?.Append(buffer);
-                    BytesCopied += buffer.Length;
-                    if (_sizeWatch is not null && BytesCopied > AzureBodySizeWatch.AzureMonitorLimitBytes)
-                    {
-                        _sizeWatch.Watch.Observe(_sizeWatch.Route, BytesCopied);
-                        _sizeWatch = null;
-                    }
+                        _capture?.Append(buffer);
+                        BytesCopied += buffer.Length;
+                        if (_sizeWatch is not null && BytesCopied > AzureBodySizeWatch.AzureMonitorLimitBytes)
+                        {
+                            _sizeWatch.Watch.Observe(_sizeWatch.Route, BytesCopied);
+                            _sizeWatch = null;
+                        }
 
-                    _telemetry?.RequestBytes(_route, buffer.Length);
-                    _activity.Touch();
+                        _telemetry?.RequestBytes(_route, buffer.Length);
+                        _activity.Touch();
+                    }
+                }
+                finally
+                {
+                    // Also when the write failed: a read left open makes Kestrel's own reading of
+                    // the rest of the body fail, and with it the client's kept-alive connection.
+                    _source.AdvanceTo(buffer.End);
                 }
 
-                _source.AdvanceTo(buffer.End);
                 if (result.IsCompleted)
                 {
+                    ReachedEnd = true;
                     if (_capture is { } capture)
                     {
                         // Ownership moves to the tap's decoder; the forward never waits for it.
@@ -135,7 +163,7 @@ internal sealed class StreamingRequestContent : HttpContent
         }
         finally
         {
-            Volatile.Write(ref _started, 2);
+            linked?.Dispose();
             // A body that broke off is not decoded.
             _capture?.Dispose();
             _capture = null;
@@ -143,7 +171,36 @@ internal sealed class StreamingRequestContent : HttpContent
             {
                 ArrayPool<byte>.Shared.Return(block);
             }
+
+            // Last: from here on the copy no longer touches the client's body. The exchange is a
+            // full fence, so a waiter registered before it is seen below, or sees the state.
+            Interlocked.Exchange(ref _started, StoppedState);
+            Volatile.Read(ref _stopped)?.TrySetResult();
         }
+    }
+
+    /// <summary>
+    /// Completes once the copy has stopped reading the client's body (at once when it never
+    /// started or has finished). The forwarder waits for it, after firing the activity token, before
+    /// handing the request back to Kestrel.
+    /// </summary>
+    public Task WhenStoppedAsync()
+    {
+        if (Volatile.Read(ref _started) != CopyingState)
+        {
+            return Task.CompletedTask;
+        }
+
+        // Only on the path where the target answered before the copy ended, so the common request
+        // allocates nothing here.
+        var stopped = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        Interlocked.Exchange(ref _stopped, stopped);
+        if (Volatile.Read(ref _started) != CopyingState)
+        {
+            stopped.TrySetResult();
+        }
+
+        return stopped.Task;
     }
 
     protected override void Dispose(bool disposing)

@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Collections.Concurrent;
 using System.Net;
 using System.Security.Cryptography.X509Certificates;
@@ -37,6 +38,9 @@ internal sealed class HttpsUpstream : IAsyncDisposable
     public int Port => Address.Port;
 
     public Func<string, bool> TokenValidator { get; set; } = _ => false;
+
+    /// <summary>When the target answers; the whole body by default.</summary>
+    public UpstreamAnswer Answer { get; set; } = UpstreamAnswer.AfterWholeBody;
 
     public IReadOnlyList<RecordedRequest> Requests => [.. _requests];
 
@@ -79,7 +83,19 @@ internal sealed class HttpsUpstream : IAsyncDisposable
             Protocol = context.Request.Protocol,
             Headers = context.Request.Headers.ToDictionary(h => h.Key, h => h.Value.Select(v => v ?? "").ToArray(), StringComparer.OrdinalIgnoreCase),
         };
-        recorded.Body = await FakeUpstream.ReadBodyAsync(context);
+        if (Answer == UpstreamAnswer.BeforeBody)
+        {
+            // As a target refusing a request outright (413, 429, a bad token): no byte of the body read.
+            recorded.Body = [];
+            _requests.Enqueue(recorded);
+            _changed.Notify();
+            context.Response.StatusCode = StatusCodes.Status413PayloadTooLarge;
+            return;
+        }
+
+        recorded.Body = Answer == UpstreamAnswer.AtDeclaredLength
+            ? await ReadDeclaredLengthAsync(context)
+            : await FakeUpstream.ReadBodyAsync(context);
         _requests.Enqueue(recorded);
         _changed.Notify();
 
@@ -90,10 +106,49 @@ internal sealed class HttpsUpstream : IAsyncDisposable
         context.Response.StatusCode = authorised ? StatusCodes.Status200OK : StatusCodes.Status401Unauthorized;
     }
 
+    /// <summary>
+    /// Reads Content-Length bytes and stops, without waiting for the client's end of stream: over
+    /// HTTP/2 the answer can then overtake the last step of the client's body copy.
+    /// </summary>
+    private static async Task<byte[]> ReadDeclaredLengthAsync(HttpContext context)
+    {
+        var declared = context.Request.ContentLength ?? throw new InvalidOperationException("the test sends a Content-Length");
+        var body = new ArrayBufferWriter<byte>();
+        var reader = context.Request.BodyReader;
+        while (body.WrittenCount < declared)
+        {
+            var read = await reader.ReadAsync(context.RequestAborted);
+            foreach (var segment in read.Buffer)
+            {
+                body.Write(segment.Span);
+            }
+
+            reader.AdvanceTo(read.Buffer.End);
+            if (read.IsCompleted)
+            {
+                break;
+            }
+        }
+
+        return body.WrittenSpan.ToArray();
+    }
+
     public async ValueTask DisposeAsync()
     {
         using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(5));
         await _app.StopAsync(stop.Token);
         await _app.DisposeAsync();
     }
+}
+
+internal enum UpstreamAnswer
+{
+    /// <summary>After the whole body, its end included.</summary>
+    AfterWholeBody,
+
+    /// <summary>As soon as Content-Length bytes have arrived (HAProxy in front of a server that counts).</summary>
+    AtDeclaredLength,
+
+    /// <summary>413 before reading any of the body.</summary>
+    BeforeBody,
 }

@@ -49,9 +49,10 @@ internal static class RawHttp
     /// Sends a POST with a <paramref name="length"/>-byte body while reading the response at the same
     /// time, as Go's HTTP client (Prometheus) does: a server that answers before it has read the
     /// whole body is heard, where HttpClient would only report the broken upload. Returns the
-    /// status and text of the response (status 0 when none came) and the body bytes sent.
+    /// status and text of the response (status 0 when none came), the body bytes sent when its
+    /// first byte arrived, and in all.
     /// </summary>
-    public static async Task<(int Status, string Text, long Sent)> PostWhileReadingAsync(int port, string target, long length, TimeSpan timeout)
+    public static async Task<(int Status, string Text, long SentWhenAnswered, long Sent)> PostWhileReadingAsync(int port, string target, long length, TimeSpan timeout)
     {
         using var deadline = new CancellationTokenSource(timeout);
         using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
@@ -80,6 +81,7 @@ internal static class RawHttp
 
         var received = new MemoryStream();
         var buffer = new byte[4096];
+        long sentWhenAnswered = -1;
         try
         {
             while (true)
@@ -88,6 +90,11 @@ internal static class RawHttp
                 if (read == 0)
                 {
                     break;
+                }
+
+                if (sentWhenAnswered < 0)
+                {
+                    sentWhenAnswered = Interlocked.Read(ref sent);
                 }
 
                 received.Write(buffer, 0, read);
@@ -103,6 +110,6 @@ internal static class RawHttp
         var text = Encoding.ASCII.GetString(received.ToArray());
         var parts = text.Split("\r\n", 2)[0].Split(' ');
         var status = parts.Length >= 2 && int.TryParse(parts[1], out var parsed) ? parsed : 0;
-        return (status, text, Interlocked.Read(ref sent));
+        return (status, text, sentWhenAnswered, Interlocked.Read(ref sent));
     }
 }

@@ -13,7 +13,7 @@ public sealed class ActivityTimeoutTests
         var pool = new ActivityTimeoutPool(Timeout, new FakeTimeProvider());
 
         var first = pool.Rent(CancellationToken.None);
-        pool.Return(first, stillInUse: false);
+        pool.Return(first);
         var second = pool.Rent(CancellationToken.None);
 
         Assert.Same(first, second);
@@ -26,7 +26,7 @@ public sealed class ActivityTimeoutTests
     {
         var time = new FakeTimeProvider();
         var pool = new ActivityTimeoutPool(Timeout, time);
-        pool.Return(pool.Rent(CancellationToken.None), stillInUse: false);
+        pool.Return(pool.Rent(CancellationToken.None));
         var activity = pool.Rent(CancellationToken.None);
 
         time.Advance(TimeSpan.FromSeconds(40));
@@ -46,7 +46,7 @@ public sealed class ActivityTimeoutTests
         var time = new FakeTimeProvider();
         var pool = new ActivityTimeoutPool(Timeout, time);
         var activity = pool.Rent(CancellationToken.None);
-        pool.Return(activity, stillInUse: false);
+        pool.Return(activity);
 
         time.Advance(Timeout * 3);
 
@@ -56,7 +56,7 @@ public sealed class ActivityTimeoutTests
     }
 
     [Fact]
-    public void FiredOrStillUsedInstances_AreNeverReused()
+    public void FiredOrAbandonedInstances_AreNeverReused()
     {
         var time = new FakeTimeProvider();
         var pool = new ActivityTimeoutPool(Timeout, time);
@@ -67,17 +67,22 @@ public sealed class ActivityTimeoutTests
         Assert.True(aborted.Token.IsCancellationRequested);
         Assert.True(aborted.ClientAborted);
         Assert.False(aborted.TimedOut);
-        pool.Return(aborted, stillInUse: false);
+        pool.Return(aborted);
 
         var timedOut = pool.Rent(CancellationToken.None);
         Assert.NotSame(aborted, timedOut);
         time.Advance(Timeout);
         Assert.True(timedOut.TimedOut);
-        pool.Return(timedOut, stillInUse: false);
+        pool.Return(timedOut);
 
+        // Abandoned: the forward ended while a request-body copy still held the token.
         var busy = pool.Rent(CancellationToken.None);
         Assert.NotSame(timedOut, busy);
-        pool.Return(busy, stillInUse: true);
+        busy.Abandon();
+        Assert.True(busy.Token.IsCancellationRequested);
+        Assert.False(busy.TimedOut);
+        Assert.False(busy.ClientAborted);
+        pool.Return(busy);
 
         var fresh = pool.Rent(CancellationToken.None);
         Assert.NotSame(aborted, fresh);
