@@ -64,6 +64,10 @@ public sealed class ListenerLimitsTests
         {
             Assert.Equal(HttpStatusCode.OK, health.StatusCode);
             Assert.Equal(HttpStatusCode.OK, ready.StatusCode);
+            // A declared length rather than chunked framing, for a body the kubelet reads every few seconds.
+            Assert.NotEqual(true, health.Headers.TransferEncodingChunked);
+            Assert.Equal("""{"status":"healthy"}""", await health.Content.ReadAsStringAsync(Cancel));
+            Assert.Equal(20, health.Content.Headers.ContentLength);
         }
 
         var scrape = Scrape.Parse(await client.GetStringAsync(new Uri("/metrics", UriKind.Relative), Cancel));
