@@ -63,6 +63,7 @@ internal sealed class ConfigurationLoader
             ConnectTimeout = ReadSeconds(Settings.ConnectTimeout, 10),
             MaxConnectionsPerServer = ReadInt(Settings.MaxConnectionsPerServer, 256, 1, 65535),
             PooledConnectionLifetime = ReadSeconds(Settings.PooledConnectionLifetime, 300),
+            UpstreamHttp11Only = ReadUpstreamHttp11Only(),
             DrainTimeout = ReadSeconds(Settings.DrainTimeout, 25),
             InlineIoCompletions = ReadIoCompletions(),
             IoThreads = ReadOptionalInt(Settings.IoThreads, 1, 1024),
@@ -784,6 +785,19 @@ internal sealed class ConfigurationLoader
             default:
                 Error(Settings.IoCompletions, $"'{raw}' is not an I/O completion mode; use inline or threadpool");
                 return true;
+        }
+    }
+
+    private bool ReadUpstreamHttp11Only()
+    {
+        var raw = Read(Settings.UpstreamHttpVersion);
+        switch (raw)
+        {
+            case null or "2" or "2.0": return false;
+            case "1.1": return true;
+            default:
+                Error(Settings.UpstreamHttpVersion, $"'{raw}' is not an upstream HTTP version; use 2 (HTTP/2 where an https target offers it) or 1.1");
+                return false;
         }
     }
 

@@ -177,6 +177,12 @@ internal sealed record ProxyOptions
     public TimeSpan ConnectTimeout { get; init; } = TimeSpan.FromSeconds(10);
     public int MaxConnectionsPerServer { get; init; } = 256;
     public TimeSpan PooledConnectionLifetime { get; init; } = TimeSpan.FromMinutes(5);
+
+    /// <summary>
+    /// UPSTREAM_HTTP_VERSION=1.1: https targets get HTTP/1.1 even where they offer HTTP/2, which
+    /// costs FastProxy about half the CPU per request (perf-baselines/CHANGES.md, round 8).
+    /// </summary>
+    public bool UpstreamHttp11Only { get; init; }
     public TimeSpan DrainTimeout { get; init; } = TimeSpan.FromSeconds(25);
 
     /// <summary>Run socket completions and request code on the socket event threads (see <see cref="Listener.KestrelTuning"/>).</summary>
@@ -236,7 +242,8 @@ internal sealed record ProxyOptions
         }
 
         yield return $"upstream: timeout {UpstreamTimeout.TotalSeconds}s, connect timeout {ConnectTimeout.TotalSeconds}s, " +
-                     $"max {MaxConnectionsPerServer} connections per server, connection lifetime {PooledConnectionLifetime.TotalSeconds}s";
+                     $"max {MaxConnectionsPerServer} connections per server, connection lifetime {PooledConnectionLifetime.TotalSeconds}s, " +
+                     (UpstreamHttp11Only ? "HTTP/1.1 to every target" : "HTTP/2 to https targets that offer it");
         yield return $"shutdown drain timeout {DrainTimeout.TotalSeconds}s";
         var eventThreads = IoThreads is { } count ? $"{count} socket event thread{(count == 1 ? "" : "s")}" : null;
         yield return "I/O completions: " + (InlineIoCompletions

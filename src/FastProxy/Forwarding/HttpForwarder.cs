@@ -52,10 +52,14 @@ internal sealed class HttpForwarder
     private readonly UpstreamStatusPolicy _statusPolicy;
     private readonly AzureBodySizeWatch? _bodySizeWatch;
 
+    // UPSTREAM_HTTP_VERSION=1.1: HTTP/1.1 even to https targets offering HTTP/2 (ProxyOptions).
+    private readonly bool _http11Only;
+
     public HttpForwarder(HttpMessageInvoker upstream, ErrorResponder errors, ProxyOptions options, TimeProvider time,
         ForwardingTelemetry? telemetry = null, PayloadTap? tap = null, AzureBodySizeWatch? bodySizeWatch = null)
     {
         _bodySizeWatch = bodySizeWatch;
+        _http11Only = options.UpstreamHttp11Only;
         _tap = tap is { Enabled: true } ? tap : null;
         _translateV2 = options.Diagnostics.TranslateV2ToV1;
         _maxTranslatedBytes = options.Diagnostics.MaxDecompressedBytes;
@@ -95,8 +99,8 @@ internal sealed class HttpForwarder
             {
                 Method = MethodFor(context.Request.Method),
                 RequestUri = route.TargetUri(rawTarget),
-                Version = route.Version,
-                VersionPolicy = route.VersionPolicy,
+                Version = _http11Only ? HttpVersion.Version11 : route.Version,
+                VersionPolicy = _http11Only ? HttpVersionPolicy.RequestVersionOrLower : route.VersionPolicy,
             };
 
             // 4 (before 3, so content headers have a home). The body streams from Kestrel's pipe,

@@ -47,7 +47,8 @@ public sealed class UpstreamTlsTests : IAsyncLifetime
     }
 
     /// <summary>FastProxy (child) for <paramref name="target"/>, trusting only the test CA, ready to serve.</summary>
-    private async Task<(ProxyProcess Proxy, HttpClient Client)> StartProxyAsync(HttpsUpstream target, string? httpsProxy = null)
+    private async Task<(ProxyProcess Proxy, HttpClient Client)> StartProxyAsync(HttpsUpstream target, string? httpsProxy = null,
+        string? upstreamHttpVersion = null)
     {
         var settings = new Dictionary<string, string?>
         {
@@ -61,6 +62,11 @@ public sealed class UpstreamTlsTests : IAsyncLifetime
         if (httpsProxy is not null)
         {
             settings["HTTPS_PROXY"] = httpsProxy;
+        }
+
+        if (upstreamHttpVersion is not null)
+        {
+            settings["UPSTREAM_HTTP_VERSION"] = upstreamHttpVersion;
         }
 
         var proxy = ProxyProcess.Start(settings);
@@ -144,6 +150,20 @@ public sealed class UpstreamTlsTests : IAsyncLifetime
         var seen = await AssertRemoteWriteArrivesAsync(client, target, proxy);
 
         Assert.Equal("HTTP/1.1", seen.Protocol);
+    }
+
+    [Fact]
+    public async Task UpstreamHttpVersion11_TargetOffersH2_RemoteWriteArrivesOverHttp11()
+    {
+        await using var target = await StartTargetAsync(HttpProtocols.Http1AndHttp2);
+        var (proxy, client) = await StartProxyAsync(target, upstreamHttpVersion: "1.1");
+        await using var _ = proxy;
+        using var __ = client;
+
+        var seen = await AssertRemoteWriteArrivesAsync(client, target, proxy);
+
+        Assert.Equal("HTTP/1.1", seen.Protocol);
+        Assert.True(proxy.OutputContains("HTTP/1.1 to every target"), proxy.Describe());
     }
 
     [Fact]

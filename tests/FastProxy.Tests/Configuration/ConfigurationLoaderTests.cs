@@ -41,6 +41,34 @@ public sealed class ConfigurationLoaderTests
     }
 
     [Theory]
+    [InlineData(null, false, "HTTP/2 to https targets that offer it")]
+    [InlineData("2", false, "HTTP/2 to https targets that offer it")]
+    [InlineData("1.1", true, "HTTP/1.1 to every target")]
+    public void UpstreamHttpVersion_DefaultsToHttp2WhereOffered(string? value, bool http11Only, string described)
+    {
+        var result = Load(value is null ? AadAuthProxyEnvironment() : AadAuthProxyEnvironment(("UPSTREAM_HTTP_VERSION", value)));
+
+        Assert.True(result.IsValid, string.Join("\n", result.Errors));
+        Assert.Equal(http11Only, result.Options!.UpstreamHttp11Only);
+        Assert.Contains(result.Options.Describe(), line => line.StartsWith("upstream: ", StringComparison.Ordinal) && line.EndsWith(described, StringComparison.Ordinal));
+    }
+
+    [Theory]
+    [InlineData("3")]
+    [InlineData("http2")]
+    [InlineData("1.0")]
+    public void UpstreamHttpVersion_OtherValues_AreRefusedWithTheChoices(string value)
+    {
+        var result = Load(AadAuthProxyEnvironment(("UPSTREAM_HTTP_VERSION", value)));
+
+        Assert.False(result.IsValid);
+        var error = Assert.Single(result.Errors);
+        Assert.Contains("UPSTREAM_HTTP_VERSION", error, StringComparison.Ordinal);
+        Assert.Contains($"'{value}'", error, StringComparison.Ordinal);
+        Assert.Contains("use 2 (HTTP/2 where an https target offers it) or 1.1", error, StringComparison.Ordinal);
+    }
+
+    [Theory]
     [InlineData(null, "1", "I/O completions: inline on 1 socket event thread")]
     [InlineData(null, "4", "I/O completions: inline on 4 socket event threads")]
     [InlineData("threadpool", "2", "I/O completions: thread pool, from 2 socket event threads")]

@@ -65,6 +65,7 @@ public sealed partial class InvalidSettingValueTests
         new(Settings.PooledConnectionLifetime, "-5", "'-5' is not a number of seconds", "above 0 and at most 86400"),
         new(Settings.DrainTimeout, "Infinity", "'Infinity' is not a number of seconds", "above 0 and at most 86400"),
         new(Settings.LogLevel, "loud", "'loud' is not a log level", "use trace, debug, information, warning or error"),
+        new(Settings.UpstreamHttpVersion, "3", "'3' is not an upstream HTTP version", "use 2 (HTTP/2 where an https target offers it) or 1.1"),
         new(Settings.IoCompletions, "epoll", "'epoll' is not an I/O completion mode", "use inline or threadpool"),
         new(Settings.IoThreads, "0", "'0' is not a whole number", "from 1 to 1024"),
         new(Settings.LogFormat, "xml", "'xml' is not a log format", "use json or text"),
