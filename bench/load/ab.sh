@@ -7,6 +7,9 @@
 #   bench/load/ab.sh 'before=/tmp/old/fastproxy' 'after=/tmp/new/fastproxy' \
 #                    'after-threadpool=/tmp/new/fastproxy IO_COMPLETIONS=threadpool'
 #
+#   A variant's UPSTREAM=plain|tls-h2|tls-h1 is passed to profile.sh (how the proxy reaches the
+#   sink), so one run can compare FastProxy over an h2 TLS target with nginx over HTTP/1.1 TLS.
+#
 #   ROUNDS=3
 #   SCENARIOS="h1-post-12k h1-post-49k h2c-post-12k h1-get-1m h2c-get-1m"   (see profile.sh)
 #   REQUESTS=40000   per measured run; 1 MiB scenarios use a tenth
@@ -27,7 +30,10 @@ for round in $(seq 1 "$ROUNDS"); do
     for variant in "$@"; do
       name=${variant%%=*}
       read -r bin settings <<< "${variant#*=}"
-      out=$(PROXY_ENV="${settings:-}" MODE=cpu "$ROOT/bench/load/profile.sh" "$bin" "$scenario" "$n" 2>&1) || { echo "$out" >&2; exit 1; }
+      # UPSTREAM=... among a variant's settings is profile.sh's (how the sink is reached), not the proxy's.
+      upstream=$(sed -nE 's/(^| )UPSTREAM=([^ ]+).*/\2/p' <<< "${settings:-}")
+      settings=$(sed -E 's/(^| )UPSTREAM=[^ ]+//' <<< "${settings:-}")
+      out=$(UPSTREAM="${upstream:-${UPSTREAM:-plain}}" PROXY_ENV="${settings:-}" MODE=cpu "$ROOT/bench/load/profile.sh" "$bin" "$scenario" "$n" 2>&1) || { echo "$out" >&2; exit 1; }
       # "proxy CPU 1.59 s, 39.8 us per request, ..., 0.69 context switches per request" / "peak RSS 45.9 MB"
       us=$(sed -nE 's/.*, ([0-9.]+) us per request.*/\1/p' <<< "$out")
       cs=$(sed -nE 's/.*, ([0-9.]+) context switches per request.*/\1/p' <<< "$out")

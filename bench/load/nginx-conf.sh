@@ -2,9 +2,19 @@
 # keep-alive, a static Authorization header. Sourced by run.sh and profile.sh, so both measure the
 # same configuration.
 #
-#   write_nginx_conf DIR PORT H2C_PORT SINK_PORT TOKEN   -> DIR/nginx.conf (logs in DIR/logs)
+#   write_nginx_conf DIR PORT H2C_PORT SINK_PORT TOKEN ["TLS_PORT CA_FILE"]  -> DIR/nginx.conf
+#   (logs in DIR/logs). With the last argument nginx reaches the sink over TLS at TLS_PORT
+#   (HTTP/1.1: nginx has no HTTP/2 to upstreams), verifying its certificate against CA_FILE and
+#   reusing TLS sessions, as a production nginx in front of Azure Monitor would.
 write_nginx_conf() {
-  local dir=$1 port=$2 h2c=$3 sink=$4 token=$5
+  local dir=$1 port=$2 h2c=$3 sink=$4 token=$5 tls=${6:-}
+  local upstream="server 127.0.0.1:$sink;" scheme=http tls_lines="" tls_port ca_file
+  if [[ -n $tls ]]; then
+    read -r tls_port ca_file <<< "$tls"
+    upstream="server 127.0.0.1:$tls_port;"
+    scheme=https
+    tls_lines="proxy_ssl_verify on; proxy_ssl_trusted_certificate $ca_file; proxy_ssl_name localhost; proxy_ssl_server_name on; proxy_ssl_session_reuse on;"
+  fi
   mkdir -p "$dir/logs"
   cat > "$dir/nginx.conf" <<EOF
 worker_processes 1;
@@ -16,7 +26,7 @@ http {
   # nginx closes a connection after 1000 requests by default; h2load does not reconnect.
   keepalive_requests 1000000;
   keepalive_timeout 300s;
-  upstream sink { server 127.0.0.1:$sink; keepalive 128; }
+  upstream sink { $upstream keepalive 128; }
   server {
     listen 127.0.0.1:$port;
     listen 127.0.0.1:$h2c http2;
@@ -24,7 +34,8 @@ http {
     # The server half alone (profile.sh's *-floor-* scenarios): read and discard the body, answer here.
     location = /health { return 200; }
     location / {
-      proxy_pass http://sink;
+      proxy_pass $scheme://sink;
+      $tls_lines
       proxy_http_version 1.1;
       proxy_set_header Connection "";
       proxy_set_header Host \$host;

@@ -13,6 +13,10 @@
 #     REQUESTS   fixed request count per measured run (default 5000)
 #   MODE=strace (default) | cpu | perf   (perf: perf record -g on the proxy, report in $WORK)
 #   CLIENTS=32 (HTTP/1.1 connections; h2c uses 8 x 8 streams unless H2C="-c N -m M")
+#   UPSTREAM=plain (default) | tls-h2 | tls-h1: the proxy reaches the sink over TLS, as production
+#                reaches Azure Monitor, through a TLS-terminating HAProxy (one thread) in front of it
+#                that offers h2 and http/1.1 (tls-h2) or http/1.1 only (tls-h1). FastProxy trusts its
+#                self-signed certificate through SSL_CERT_FILE, nginx through proxy_ssl_trusted_certificate.
 #   WORK=/tmp/fastproxy-profile
 set -euo pipefail
 
@@ -27,6 +31,8 @@ WORK=${WORK:-/tmp/fastproxy-profile}
 SINK_PORT=${SINK_PORT:-19080}
 FP_PORT=${FP_PORT:-19100}
 FP_H2C=${FP_H2C:-19101}
+UPSTREAM=${UPSTREAM:-plain}
+TLS_PORT=${TLS_PORT:-19443}
 
 mkdir -p "$WORK"
 [[ -x "$WORK/sink" ]] || cc -O2 -o "$WORK/sink" "$ROOT/bench/load/sink.c"
@@ -42,18 +48,44 @@ wait_http() { local i; for i in $(seq 1 500); do [[ "$(curl -s -o /dev/null -w '
 
 "$WORK/sink" "$SINK_PORT" 2>"$WORK/sink.log" & PIDS+=($!)
 wait_http "http://127.0.0.1:$SINK_PORT/big?bytes=1"
+TARGET=http://127.0.0.1:$SINK_PORT
+TLS_ENV=()
+case $UPSTREAM in
+  plain) ;;
+  tls-h2|tls-h1)
+    command -v haproxy > /dev/null || { echo "UPSTREAM=$UPSTREAM needs haproxy (apt-get install -y haproxy)" >&2; exit 2; }
+    mkdir -p "$WORK/tls"
+    if [[ ! -f $WORK/tls/combined.pem ]]; then
+      openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 30 -subj /CN=localhost \
+        -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" -keyout "$WORK/tls/key.pem" -out "$WORK/tls/cert.pem" 2> /dev/null
+      cat "$WORK/tls/cert.pem" "$WORK/tls/key.pem" > "$WORK/tls/combined.pem"
+    fi
+    alpn=h2,http/1.1
+    [[ $UPSTREAM == tls-h1 ]] && alpn=http/1.1
+    printf '%s\n' 'global' '  nbthread 1' '  maxconn 4096' 'defaults' '  mode http' '  timeout connect 5s' \
+      '  timeout client 300s' '  timeout server 300s' '  http-reuse always' 'frontend tls' \
+      "  bind 127.0.0.1:$TLS_PORT ssl crt $WORK/tls/combined.pem alpn $alpn" '  default_backend sink' \
+      'backend sink' "  server sink 127.0.0.1:$SINK_PORT" > "$WORK/tls/haproxy.cfg"
+    haproxy -f "$WORK/tls/haproxy.cfg" -db > "$WORK/tls/haproxy.log" 2>&1 & PIDS+=($!)
+    TARGET=https://127.0.0.1:$TLS_PORT
+    TLS_ENV=(SSL_CERT_FILE="$WORK/tls/cert.pem")
+    for _ in $(seq 1 100); do (echo > "/dev/tcp/127.0.0.1/$TLS_PORT") 2> /dev/null && break; sleep 0.05; done
+    ;;
+  *) echo "unknown UPSTREAM $UPSTREAM (plain, tls-h2, tls-h1)" >&2; exit 2 ;;
+esac
 if [[ $BIN == nginx ]]; then
   # shellcheck source=bench/load/nginx-conf.sh
   source "$ROOT/bench/load/nginx-conf.sh"
-  write_nginx_conf "$WORK/nginx" "$FP_PORT" "$FP_H2C" "$SINK_PORT" "bench-token-0123456789abcdef"
+  write_nginx_conf "$WORK/nginx" "$FP_PORT" "$FP_H2C" "$SINK_PORT" "bench-token-0123456789abcdef" \
+    "$([[ $UPSTREAM != plain ]] && echo "$TLS_PORT $WORK/tls/cert.pem")"
   "$(command -v nginx || echo /usr/sbin/nginx)" -p "$WORK/nginx" -c "$WORK/nginx/nginx.conf" -g 'daemon off;' &
   PIDS+=($!)
   wait_http "http://127.0.0.1:$FP_PORT/big?bytes=1"
   # The worker does the proxying; the master only waits.
   FP_PID=$(pgrep -P "${PIDS[-1]}")
 else
-  env AZURE_POD_IDENTITY_AUTHORITY_HOST=http://127.0.0.1:$SINK_PORT IDENTITY_TYPE=systemassigned \
-    TARGET_HOST=http://127.0.0.1:$SINK_PORT LISTENING_PORT=$FP_PORT H2C_PORT=$FP_H2C LISTEN_ADDRESS=127.0.0.1 \
+  env AZURE_POD_IDENTITY_AUTHORITY_HOST=http://127.0.0.1:$SINK_PORT IDENTITY_TYPE=systemassigned "${TLS_ENV[@]}" \
+    TARGET_HOST="$TARGET" LISTENING_PORT=$FP_PORT H2C_PORT=$FP_H2C LISTEN_ADDRESS=127.0.0.1 \
     LOG_LEVEL=Warning ${PROXY_ENV:-} "$BIN" > "$WORK/fastproxy.log" 2>&1 &
   FP_PID=$!; PIDS+=("$FP_PID")
   wait_http "http://127.0.0.1:$FP_PORT/ready"
