@@ -9,7 +9,8 @@
 //                added and the body in the same send, the target's answer relayed as it comes;
 //   forward      no floor: the aspnet server half plus the plainest SocketsHttpHandler forward to
 //                TARGET_HOST (StreamContent over the request body, one Authorization header,
-//                the response status and body copied back), i.e. FastProxy less its own code.
+//                the response status and body copied back), i.e. FastProxy less its own code;
+//                FORWARD_VERSION=2 asks an https target for HTTP/2, as FastProxy does by default.
 // Each uses FastProxy's settings where they apply: 64 KB receive blocks, inline scheduling (with
 // DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS=1 and _THREAD_COUNT=1 from the caller), its GC.
 // The parsing is only what h2load's requests need (Content-Length bodies, keep-alive); it is a
@@ -98,7 +99,12 @@ internal static class PlainForward
 {
     public static async Task ForwardAsync(HttpContext context, HttpMessageInvoker upstream, Uri target)
     {
-        using var request = new HttpRequestMessage(HttpMethod.Post, new Uri(target, context.Request.Path.Value));
+        using var request = new HttpRequestMessage(HttpMethod.Post, new Uri(target, context.Request.Path.Value))
+        {
+            // FORWARD_VERSION=2: HTTP/2 where an https target offers it, as FastProxy's default.
+            Version = Environment.GetEnvironmentVariable("FORWARD_VERSION") == "2" ? HttpVersion.Version20 : HttpVersion.Version11,
+            VersionPolicy = HttpVersionPolicy.RequestVersionOrLower,
+        };
         request.Content = new StreamContent(context.Request.Body, 64 * 1024);
         request.Content.Headers.ContentLength = context.Request.ContentLength;
         request.Content.Headers.TryAddWithoutValidation("Content-Type", context.Request.ContentType);
