@@ -157,9 +157,9 @@ internal sealed class HttpForwarder
             }
             catch (Exception ex)
             {
-                // The body broke off mid-way (the target died reading it): the rest is not worth
-                // reading away to keep the connection, and a client that reads the answer while it
-                // still sends (Go's, so Prometheus's) hears it at once, not after its upload.
+                // Connection: close when the body broke off mid-way (the target died reading it):
+                // the rest is not worth reading away to keep the connection, and a client that
+                // reads the answer while it still sends (Go's, so Prometheus's) hears it at once.
                 await _errors.ReportAsync(context, measure.Fail(ClassifySendFailure(ex, activity, content)), ex,
                     closeConnection: content is { Started: true, ReachedEnd: false });
                 return;
