@@ -192,9 +192,9 @@ internal sealed class StreamingRequestContent : HttpContent
         }
 
         // Only on the path where the target answered before the copy ended, so the common request
-        // allocates nothing here.
-        var stopped = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        Interlocked.Exchange(ref _stopped, stopped);
+        // allocates nothing here. A second caller gets the first one's task.
+        var fresh = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var stopped = Interlocked.CompareExchange(ref _stopped, fresh, null) ?? fresh;
         if (Volatile.Read(ref _started) != CopyingState)
         {
             stopped.TrySetResult();
