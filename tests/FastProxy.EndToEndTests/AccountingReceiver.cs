@@ -23,15 +23,17 @@ internal sealed class AccountingReceiver : IAsyncDisposable
     private readonly ChangeSignal _changed = new();
     private RestartableHost _host = null!;
     private long _acceptedWrites;
+    private long _http2Writes;
     private long _decodedSamples;
     private TaskCompletionSource? _holdNext;
 
     private AccountingReceiver(FlappingImds identity) => _identity = identity;
 
-    public static async Task<AccountingReceiver> StartAsync(FlappingImds identity)
+    /// <param name="certificate">Serve HTTPS (HTTP/2 by ALPN), as Azure Monitor does.</param>
+    public static async Task<AccountingReceiver> StartAsync(FlappingImds identity, System.Security.Cryptography.X509Certificates.X509Certificate2? certificate = null)
     {
         var receiver = new AccountingReceiver(identity);
-        receiver._host = await RestartableHost.StartAsync(receiver.HandleAsync);
+        receiver._host = await RestartableHost.StartAsync(receiver.HandleAsync, certificate);
         return receiver;
     }
 
@@ -48,6 +50,9 @@ internal sealed class AccountingReceiver : IAsyncDisposable
     public int DistinctTokensSeen => _tokensSeen.Count;
 
     public long AcceptedWrites => Interlocked.Read(ref _acceptedWrites);
+
+    /// <summary>Writes that arrived over HTTP/2.</summary>
+    public long Http2Writes => Interlocked.Read(ref _http2Writes);
 
     /// <summary>Samples decoded from accepted writes, duplicates (retries) included.</summary>
     public long DecodedSamples => Interlocked.Read(ref _decodedSamples);
@@ -121,6 +126,10 @@ internal sealed class AccountingReceiver : IAsyncDisposable
         }
 
         _tokensSeen[value] = true;
+        if (HttpProtocol.IsHttp2(context.Request.Protocol))
+        {
+            Interlocked.Increment(ref _http2Writes);
+        }
         if (context.Request.Method != HttpMethods.Post || context.Request.Path != WritePath)
         {
             _problems.Enqueue($"{context.Request.Method} {context.Request.Path}, expected POST {WritePath}");

@@ -1,5 +1,7 @@
+using System.Security.Cryptography.X509Certificates;
 using FastProxy.IntegrationTests.Support;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
 
 namespace FastProxy.EndToEndTests;
 
@@ -13,20 +15,23 @@ internal sealed class RestartableHost : IAsyncDisposable
     private static readonly TimeSpan RebindTimeout = TimeSpan.FromSeconds(10);
 
     private readonly RequestDelegate _handler;
+    private readonly X509Certificate2? _certificate;
     private readonly Lock _gate = new();
     private readonly List<(DateTimeOffset From, DateTimeOffset To)> _outages = [];
     private LoopbackHost? _host;
     private DateTimeOffset? _downSince;
 
-    private RestartableHost(RequestDelegate handler, int port)
+    private RestartableHost(RequestDelegate handler, int port, X509Certificate2? certificate)
     {
         _handler = handler;
+        _certificate = certificate;
         Port = port;
     }
 
     public int Port { get; }
 
-    public string BaseUrl => $"http://127.0.0.1:{Port}";
+    /// <summary>http://, or https:// (HTTP/2 and HTTP/1.1 by ALPN) when started with a certificate.</summary>
+    public string BaseUrl => $"{(_certificate is null ? "http" : "https")}://127.0.0.1:{Port}";
 
     public bool IsUp => _host is not null;
 
@@ -42,9 +47,9 @@ internal sealed class RestartableHost : IAsyncDisposable
         }
     }
 
-    public static async Task<RestartableHost> StartAsync(RequestDelegate handler)
+    public static async Task<RestartableHost> StartAsync(RequestDelegate handler, X509Certificate2? certificate = null)
     {
-        var host = new RestartableHost(handler, FreePort.Get());
+        var host = new RestartableHost(handler, FreePort.Get(), certificate);
         await host.StartAsync();
         return host;
     }
@@ -62,7 +67,9 @@ internal sealed class RestartableHost : IAsyncDisposable
         {
             try
             {
-                _host = await LoopbackHost.StartAsync(_handler, port: Port);
+                _host = _certificate is null
+                    ? await LoopbackHost.StartAsync(_handler, port: Port)
+                    : await LoopbackHost.StartAsync(_handler, HttpProtocols.Http1AndHttp2, Port, certificate: _certificate);
                 break;
             }
             catch (IOException) when (DateTime.UtcNow < deadline)

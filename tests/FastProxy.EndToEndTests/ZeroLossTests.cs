@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text;
+using FastProxy.IntegrationTests.Identity;
 using FastProxy.IntegrationTests.Support;
 using Microsoft.AspNetCore.Http;
 
@@ -12,7 +13,10 @@ namespace FastProxy.EndToEndTests;
 /// with a write in flight) and the identity endpoint goes down, answers 500, then 429 — with
 /// tokens so short-lived that FastProxy must refresh during the test. Afterwards every
 /// (series, timestamp) Prometheus' own storage holds up to the cut-off must be in the receiver:
-/// zero loss.
+/// zero loss. Twice: a plain-HTTP receiver, and one serving HTTPS with HTTP/2 as Azure Monitor
+/// does (a test CA that FastProxy trusts through SSL_CERT_FILE). The HTTPS run passed with the
+/// request-body race of round 8 too (perf-baselines/CHANGES.md): Prometheus retried what the broken
+/// connections failed, so nothing was lost; Forwarding/UpstreamTlsTests is what catches that race.
 /// </summary>
 public sealed class ZeroLossTests
 {
@@ -31,9 +35,11 @@ public sealed class ZeroLossTests
     private static readonly TimeSpan CatchUpTimeout = TimeSpan.FromSeconds(30);
     private static readonly TimeSpan ArrivalTimeout = TimeSpan.FromSeconds(15);
 
-    [Fact]
+    [Theory]
     [Trait("Category", "EndToEnd")]
-    public async Task PrometheusThroughReceiverRestartsAndTokenEndpointFlaps_EverySampleArrives()
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task PrometheusThroughReceiverRestartsAndTokenEndpointFlaps_EverySampleArrives(bool httpsTarget)
     {
         var binary = PrometheusRemoteWriteTests.PrometheusBinaryOrSkip();
         var log = new StringBuilder();
@@ -45,8 +51,10 @@ public sealed class ZeroLossTests
             }
         }
 
+        var certificates = httpsTarget ? Directory.CreateTempSubdirectory("fastproxy-e2e-tls-") : null;
+        using var authority = certificates is null ? null : TestCertificateAuthority.Create(certificates.FullName);
         await using var imds = await FlappingImds.StartAsync(TokenLifetime);
-        await using var receiver = await AccountingReceiver.StartAsync(imds);
+        await using var receiver = await AccountingReceiver.StartAsync(imds, authority?.ServerCertificate);
         var scrapes = 0;
         await using var target = await LoopbackHost.StartAsync(async context =>
         {
@@ -61,7 +69,7 @@ public sealed class ZeroLossTests
             await context.Response.WriteAsync(text.ToString(), context.RequestAborted);
         });
 
-        await using var proxy = ProxyProcess.Start(new Dictionary<string, string?>
+        var settings = new Dictionary<string, string?>
         {
             ["TARGET_HOST"] = receiver.BaseUrl,
             ["IDENTITY_TYPE"] = "systemassigned",
@@ -70,7 +78,15 @@ public sealed class ZeroLossTests
             // A 401 must reach Prometheus as what it is (final: the batch is dropped), so that a
             // request with a wrong or expired token shows up as lost samples instead of a retry.
             ["UPSTREAM_AUTH_ERRORS_AS_503_SECONDS"] = "0",
-        });
+        };
+        if (authority is not null)
+        {
+            // The test CA is the whole trust store.
+            settings["SSL_CERT_FILE"] = authority.BundlePath;
+            settings["SSL_CERT_DIR"] = certificates!.CreateSubdirectory("no-system-cas").FullName;
+        }
+
+        await using var proxy = ProxyProcess.Start(settings);
         using var client = TestHttp.CreateClient(timeout: TimeSpan.FromSeconds(10));
         await proxy.WaitForReadyAsync(client, TimeSpan.FromSeconds(30));
 
@@ -208,10 +224,17 @@ public sealed class ZeroLossTests
             Assert.True(imds.Answered(ImdsAnswer.ServerError) > 0 && imds.Answered(ImdsAnswer.TooManyRequests) > 0);
             Assert.True(imds.IssuedCount >= 3, $"only {imds.IssuedCount} tokens issued: no refresh happened during the test");
             Assert.True(receiver.DistinctTokensSeen >= 3, $"the receiver saw only {receiver.DistinctTokensSeen} distinct tokens: refreshed tokens were not used");
+            // Over HTTPS every write came over HTTP/2 (the count also holds the write the kill aborted).
+            Assert.True(httpsTarget ? receiver.Http2Writes >= receiver.AcceptedWrites : receiver.Http2Writes == 0,
+                $"{receiver.Http2Writes} of {receiver.AcceptedWrites} accepted writes arrived over HTTP/2 (expected {(httpsTarget ? "every one" : "none")})");
         }
         catch (Exception ex) when (ex is TimeoutException or InvalidOperationException)
         {
             throw new InvalidOperationException($"{ex.Message}\n{Context()}", ex);
+        }
+        finally
+        {
+            certificates?.Delete(recursive: true);
         }
     }
 

@@ -45,8 +45,9 @@ internal sealed class LoopbackHost : IAsyncDisposable
 
     /// <param name="port">0 for an ephemeral port; a fixed one to come back on the port of a host that was stopped.</param>
     /// <param name="connections">Counts to carry on from a previous host on the same port.</param>
+    /// <param name="certificate">Serve HTTPS with it (ALPN offers what <paramref name="protocols"/> allows).</param>
     public static async Task<LoopbackHost> StartAsync(RequestDelegate handler, HttpProtocols protocols = HttpProtocols.Http1, int port = 0,
-        ConnectionCounter? connections = null)
+        ConnectionCounter? connections = null, System.Security.Cryptography.X509Certificates.X509Certificate2? certificate = null)
     {
         var counter = connections ?? new ConnectionCounter();
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions
@@ -74,6 +75,10 @@ internal sealed class LoopbackHost : IAsyncDisposable
                         counter.Closed();
                     }
                 });
+                if (certificate is not null)
+                {
+                    o.UseHttps(certificate);
+                }
             });
         });
         var app = builder.Build();
