@@ -25,14 +25,17 @@ BASELINE=$ROOT/perf-baselines/microbench-baseline.json
 if [[ "${1:-}" == --update ]]; then
   exec python3 "$ROOT/bench/compare/compare.py" "$RESULTS" "$BASELINE" "$@"
 fi
-TIME_SUSPECTS="$RESULTS/time-suspects" python3 "$ROOT/bench/compare/compare.py" "$RESULTS" "$BASELINE" && exit 0
-# Only time regressions (allocation is exact and never re-measured): on a shared machine one short
-# run can be slow by chance, so those benchmarks run once more, with the reference, and the gate
-# fails when the same margin is exceeded again. A real regression repeats.
-[[ -s "$RESULTS/time-suspects" ]] || exit 1
+SUSPECTS="$RESULTS/suspects" python3 "$ROOT/bench/compare/compare.py" "$RESULTS" "$BASELINE" && exit 0
+# A regression is measured once more before it fails the gate: those benchmarks run again, with the
+# reference, and the gate fails when the same limit is exceeded again. A real regression repeats.
+# On a shared machine one short run can be slow by chance; and allocation, though deterministic in
+# the code measured, is what the process allocated during the measurement, pooled buffers
+# included (trimmed by the pool, rented anew): one CI run measured 489 B/op for a benchmark whose
+# baseline and every other run had 480-483 (perf-baselines/CHANGES.md, round 8).
+[[ -s "$RESULTS/suspects" ]] || exit 1
 mkdir -p "$RESULTS/again"
 filters=("*ReferenceBenchmarks.Fnv1a16K*")
-while read -r name; do filters+=("*${name%%(*}*"); done < "$RESULTS/time-suspects"
-echo "gate: measuring the time regressions again: $(tr '\n' ' ' < "$RESULTS/time-suspects")"
+while read -r name; do filters+=("*${name%%(*}*"); done < "$RESULTS/suspects"
+echo "gate: measuring the regressions again: $(tr '\n' ' ' < "$RESULTS/suspects")"
 run_benchmarks "$RESULTS/again" "${filters[@]}"
-ONLY="$RESULTS/time-suspects" python3 "$ROOT/bench/compare/compare.py" "$RESULTS/again" "$BASELINE"
+ONLY="$RESULTS/suspects" python3 "$ROOT/bench/compare/compare.py" "$RESULTS/again" "$BASELINE"

@@ -11,9 +11,9 @@ Fails (exit 1) when, for any benchmark in the baseline:
   - it is missing from the run.
 Absolute times are never compared: on shared machines they are noise; the ratio cancels machine speed.
 
-A time regression alone is measured again before it fails the gate (bench/gate.sh): with
-TIME_SUSPECTS=FILE, the names of benchmarks whose only failure is time are written there, one per
-line; with ONLY=FILE, only the benchmarks named there are compared.
+A regression is measured again before it fails the gate (bench/gate.sh): with SUSPECTS=FILE, the
+names of the benchmarks that failed on time or allocation are written there, one per line (not
+when a benchmark is missing); with ONLY=FILE, only the benchmarks named there are compared.
 
 usage: compare.py RESULTS_DIR BASELINE_JSON [--update]
 """
@@ -82,7 +82,7 @@ def main():
             only = set(f.read().split())
         baseline = {k: v for k, v in baseline.items() if k in only}
     failures = []
-    time_only = []
+    suspects = []
     print(f"{'benchmark':58} {'alloc B/op':>18} {'time ÷ ref':>22}  verdict")
     for name, base in sorted(baseline.items()):
         cur = run.get(name)
@@ -100,17 +100,17 @@ def main():
         if change > margin:
             verdicts.append("TIME")
             failures.append(f"{name}: time ratio {cur['ratio']:.3f} vs baseline {base['ratio']:.3f} (+{change:.0%}, margin {margin:.0%})")
-        if verdicts == ["TIME"]:
-            time_only.append(name)
+        if verdicts:
+            suspects.append(name)
         print(f"{name:58} {base['alloc_bytes']:>8} → {cur['alloc_bytes']:<8} {base['ratio']:>9.3f} → {cur['ratio']:<9.3f} "
               f"({change:+.0%})  {' '.join(verdicts) or 'ok'}")
     for name in sorted(set(run) - set(baseline)) if not os.environ.get("ONLY") else []:
         print(f"{name:58} new (not in baseline; run bench/gate.sh --update to add it)")
     if failures:
         print("\ngate: FAILED\n  " + "\n  ".join(failures))
-        if os.environ.get("TIME_SUSPECTS") and len(time_only) == len(failures):
-            with open(os.environ["TIME_SUSPECTS"], "w") as f:
-                f.write("\n".join(time_only) + "\n")
+        if os.environ.get("SUSPECTS") and not any(f.endswith("missing from this run") for f in failures):
+            with open(os.environ["SUSPECTS"], "w") as f:
+                f.write("\n".join(suspects) + "\n")
         return 1
     print(f"\ngate: passed ({len(baseline)} benchmarks; time margin {TIME_MARGIN:.0%}, "
           f"alloc slack max({ALLOC_SLACK_BYTES} B, {ALLOC_SLACK_PERCENT:g}%))")
