@@ -1,17 +1,10 @@
 using System.Buffers;
 using System.Collections.Concurrent;
-using System.Net;
 using System.Security.Cryptography.X509Certificates;
 using FastProxy.IntegrationTests.Support;
-using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Logging;
 
 namespace FastProxy.IntegrationTests.Forwarding;
 
@@ -24,18 +17,18 @@ internal sealed class HttpsUpstream : IAsyncDisposable
 {
     private readonly ConcurrentQueue<RecordedRequest> _requests = new();
     private readonly ChangeSignal _changed = new();
-    private WebApplication _app = null!;
+    private LoopbackHost _host = null!;
 
     private HttpsUpstream()
     {
     }
 
-    public Uri Address { get; private set; } = null!;
+    public Uri Address => _host.Address;
 
     /// <summary>https://127.0.0.1:port (no trailing slash).</summary>
-    public string BaseUrl => Address.GetLeftPart(UriPartial.Authority);
+    public string BaseUrl => _host.BaseUrl;
 
-    public int Port => Address.Port;
+    public int Port => _host.Port;
 
     public Func<string, bool> TokenValidator { get; set; } = _ => false;
 
@@ -47,27 +40,7 @@ internal sealed class HttpsUpstream : IAsyncDisposable
     public static async Task<HttpsUpstream> StartAsync(X509Certificate2 certificate, HttpProtocols protocols)
     {
         var upstream = new HttpsUpstream();
-        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions
-        {
-            Args = ["--hostBuilder:reloadConfigOnChange=false"],
-            ContentRootPath = AppContext.BaseDirectory,
-        });
-        builder.Logging.ClearProviders();
-        builder.WebHost.ConfigureKestrel(kestrel =>
-        {
-            kestrel.AddServerHeader = false;
-            kestrel.Limits.MaxRequestBodySize = null;
-            kestrel.Listen(IPAddress.Loopback, 0, listen =>
-            {
-                listen.Protocols = protocols;
-                listen.UseHttps(certificate);
-            });
-        });
-        var app = builder.Build();
-        app.Run(upstream.HandleAsync);
-        await app.StartAsync();
-        upstream._app = app;
-        upstream.Address = new Uri(app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First());
+        upstream._host = await LoopbackHost.StartAsync(upstream.HandleAsync, protocols, certificate: certificate);
         return upstream;
     }
 
@@ -133,12 +106,7 @@ internal sealed class HttpsUpstream : IAsyncDisposable
         return body.WrittenSpan.ToArray();
     }
 
-    public async ValueTask DisposeAsync()
-    {
-        using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(5));
-        await _app.StopAsync(stop.Token);
-        await _app.DisposeAsync();
-    }
+    public ValueTask DisposeAsync() => _host.DisposeAsync();
 }
 
 internal enum UpstreamAnswer
