@@ -131,7 +131,6 @@ internal sealed class TokenSource
             }
 
             Volatile.Write(ref _current, snapshot);
-            _firstToken.TrySetResult();
             if (_lastFailure is not null)
             {
                 Log.TokenRecovered(_logger, Name, ConsecutiveFailures);
@@ -141,6 +140,9 @@ internal sealed class TokenSource
             ConsecutiveFailures = 0;
             var elapsed = _time.GetElapsedTime(started);
             Log.TokenAcquired(_logger, Name, snapshot.ExpiresOn, snapshot.RefreshOn, elapsed.TotalMilliseconds);
+            // Last: whoever waits for the first token finds the failure state cleared and the
+            // recovery logged (a test saw the token before the log line once).
+            _firstToken.TrySetResult();
             return Max(snapshot.RefreshOn - now, MinBackoff);
         }
         catch (OperationCanceledException) when (stopping.IsCancellationRequested)
