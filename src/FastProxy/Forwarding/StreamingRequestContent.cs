@@ -97,6 +97,10 @@ internal sealed class StreamingRequestContent : HttpContent
             token = linked.Token;
         }
 
+        // A read waiting for the client is stopped with CancelPendingRead, never with the token:
+        // Kestrel's HTTP/1.1 body stays "reading" after a read its token cancelled, and its own
+        // reading of the rest of the body then fails and closes the client's connection.
+        var stopReads = token.UnsafeRegister(static reader => ((PipeReader)reader!).CancelPendingRead(), _source);
         byte[]? block = null;
         try
         {
@@ -105,15 +109,23 @@ internal sealed class StreamingRequestContent : HttpContent
                 ReadResult result;
                 try
                 {
-                    result = await _source.ReadAsync(token);
+                    result = await _source.ReadAsync(CancellationToken.None);
                 }
-                catch (Exception ex) when (ex is not OperationCanceledException || !token.IsCancellationRequested)
+                catch (Exception ex)
                 {
                     ClientError = ex;
                     throw;
                 }
 
                 var buffer = result.Buffer;
+                if (result.IsCanceled)
+                {
+                    // Nothing consumed: what is buffered stays for Kestrel to read away.
+                    _source.AdvanceTo(buffer.Start);
+                    token.ThrowIfCancellationRequested();
+                    continue;
+                }
+
                 try
                 {
                     if (!buffer.IsEmpty)
@@ -163,6 +175,8 @@ internal sealed class StreamingRequestContent : HttpContent
         }
         finally
         {
+            // Before the copy counts as stopped: no CancelPendingRead may reach the body after that.
+            stopReads.Dispose();
             linked?.Dispose();
             // A body that broke off is not decoded.
             _capture?.Dispose();
