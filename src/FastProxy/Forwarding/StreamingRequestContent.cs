@@ -102,19 +102,33 @@ internal sealed class StreamingRequestContent : HttpContent
         // reading of the rest of the body then fails and closes the client's connection.
         var stopReads = token.UnsafeRegister(static reader => ((PipeReader)reader!).CancelPendingRead(), _source);
         byte[]? block = null;
+        var unflushed = false;
         try
         {
             while (true)
             {
-                ReadResult result;
-                try
+                // SocketsHttpHandler buffers what is written (HTTP/1.1 up to 4 KB, HTTP/2 up to 32 KB,
+                // the request head included) until its buffer fills or the body ends. When the
+                // client is slower than that, what it sent so far must not wait in the buffer for
+                // what it has yet to send: flush before waiting for the client. A body that is
+                // already in when it is read never waits, and never pays for a flush.
+                if (!unflushed || !TryReadClient(out var result))
                 {
-                    result = await _source.ReadAsync(CancellationToken.None);
-                }
-                catch (Exception ex)
-                {
-                    ClientError = ex;
-                    throw;
+                    if (unflushed)
+                    {
+                        unflushed = false;
+                        await stream.FlushAsync(token);
+                    }
+
+                    try
+                    {
+                        result = await _source.ReadAsync(CancellationToken.None);
+                    }
+                    catch (Exception ex)
+                    {
+                        ClientError = ex;
+                        throw;
+                    }
                 }
 
                 var buffer = result.Buffer;
@@ -150,6 +164,7 @@ internal sealed class StreamingRequestContent : HttpContent
 
                         _telemetry?.RequestBytes(_route, buffer.Length);
                         _activity.Touch();
+                        unflushed = true;
                     }
                 }
                 finally
@@ -190,6 +205,19 @@ internal sealed class StreamingRequestContent : HttpContent
             // full fence, so a waiter registered before it is seen below, or sees the state.
             Interlocked.Exchange(ref _started, StoppedState);
             Volatile.Read(ref _stopped)?.TrySetResult();
+        }
+    }
+
+    private bool TryReadClient(out ReadResult result)
+    {
+        try
+        {
+            return _source.TryRead(out result);
+        }
+        catch (Exception ex)
+        {
+            ClientError = ex;
+            throw;
         }
     }
 

@@ -1,6 +1,9 @@
 using System.Collections.Concurrent;
+using System.Globalization;
 using System.Net;
 using System.Net.Http.Headers;
+using System.Net.Sockets;
+using System.Text;
 using System.Text.Json;
 using FastProxy.IntegrationTests.Identity;
 using FastProxy.IntegrationTests.Support;
@@ -244,6 +247,93 @@ public sealed class UpstreamTlsTests : IAsyncLifetime
 
         Assert.DoesNotContain("ended abnormally", proxy.Stdout + proxy.Stderr, StringComparison.Ordinal);
         Assert.DoesNotContain("draining of the request body failed", proxy.Stdout + proxy.Stderr, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData(HttpProtocols.Http1AndHttp2)]
+    [InlineData(HttpProtocols.Http1)]
+    public async Task ClientPausedMidBody_TargetHearsOfItAndItsRefusalIsRelayed(HttpProtocols targetProtocols)
+    {
+        // The client sends 1 KB of a declared 100 KB and waits. The request must reach the target
+        // now, not when the client sends more: SocketsHttpHandler holds small writes (HTTP/2 up to
+        // 32 KB, HTTP/1.1 up to 4 KB, the request head included) until they are flushed. The
+        // target refuses at once; over HTTP/2 the client hears the 413 while it is still paused.
+        // The rest of the body is read away and the same connection carries the next request.
+        await using var target = await StartTargetAsync(targetProtocols);
+        var (proxy, client) = await StartProxyAsync(target);
+        await using var _ = proxy;
+        using var __ = client;
+        using var socket = new Socket(SocketType.Stream, ProtocolType.Tcp);
+        await socket.ConnectAsync(IPAddress.Loopback, proxy.Port, Cancel);
+        await using var stream = new NetworkStream(socket);
+        using var reader = new StreamReader(stream, Encoding.ASCII);
+        const int declared = 100 * 1024;
+        const int sentBeforePause = 1024;
+        var filler = new byte[declared];
+        var small = Fixtures.RemoteWrite()[0].Body;
+
+        for (var round = 0; round < 5; round++)
+        {
+            target.Answer = UpstreamAnswer.BeforeBody;
+            await stream.WriteAsync(Encoding.ASCII.GetBytes(RequestHead(declared)), Cancel);
+            await stream.WriteAsync(filler.AsMemory(0, sentBeforePause), Cancel);
+            try
+            {
+                await target.WaitForRequestsAsync(2 * round + 1, EventTimeout);
+            }
+            catch (TimeoutException ex)
+            {
+                throw new Xunit.Sdk.XunitException($"round {round}: {ex.Message} while the client paused\n{proxy.Describe()}");
+            }
+
+            if (targetProtocols == HttpProtocols.Http1)
+            {
+                // SocketsHttpHandler's HTTP/1.1 sends the whole body before it reads the answer.
+                await stream.WriteAsync(filler.AsMemory(sentBeforePause), Cancel);
+                Assert.Equal(413, await ReadStatusAsync(reader));
+            }
+            else
+            {
+                Assert.Equal(413, await ReadStatusAsync(reader));
+                await stream.WriteAsync(filler.AsMemory(sentBeforePause), Cancel);
+            }
+
+            target.Answer = UpstreamAnswer.AfterWholeBody;
+            await stream.WriteAsync(Encoding.ASCII.GetBytes(RequestHead(small.Length)), Cancel);
+            await stream.WriteAsync(small, Cancel);
+            Assert.Equal(200, await ReadStatusAsync(reader));
+        }
+
+        Assert.Equal(small, target.Requests[^1].Body);
+        Assert.All(target.Requests, seen => Assert.Equal(targetProtocols == HttpProtocols.Http1 ? "HTTP/1.1" : "HTTP/2", seen.Protocol));
+    }
+
+    private static string RequestHead(long length) =>
+        $"POST /api/v1/write HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-protobuf\r\nContent-Length: {length}\r\n\r\n";
+
+    /// <summary>Reads one response with a Content-Length body off a kept-alive connection and returns its status.</summary>
+    private static async Task<int> ReadStatusAsync(StreamReader reader)
+    {
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(Cancel);
+        deadline.CancelAfter(EventTimeout);
+        var statusLine = await reader.ReadLineAsync(deadline.Token) ?? throw new InvalidOperationException("the connection closed");
+        var length = 0;
+        string? line;
+        while (!string.IsNullOrEmpty(line = await reader.ReadLineAsync(deadline.Token)))
+        {
+            if (line.StartsWith("Content-Length:", StringComparison.OrdinalIgnoreCase))
+            {
+                length = int.Parse(line["Content-Length:".Length..].Trim(), CultureInfo.InvariantCulture);
+            }
+        }
+
+        var body = new char[length];
+        for (var read = 0; read < length;)
+        {
+            read += await reader.ReadAsync(body.AsMemory(read), deadline.Token);
+        }
+
+        return int.Parse(statusLine.Split(' ')[1], CultureInfo.InvariantCulture);
     }
 
     [Fact]
