@@ -31,7 +31,7 @@ for round in $(seq 1 "$ROUNDS"); do
       name=${variant%%=*}
       read -r bin settings <<< "${variant#*=}"
       # UPSTREAM=... among a variant's settings is profile.sh's (how the sink is reached), not the proxy's.
-      upstream=$(sed -nE 's/(^| )UPSTREAM=([^ ]+).*/\2/p' <<< "${settings:-}")
+      upstream=$(sed -nE 's/^(.* )?UPSTREAM=([^ ]+).*/\2/p' <<< "${settings:-}")
       settings=$(sed -E 's/(^| )UPSTREAM=[^ ]+//' <<< "${settings:-}")
       out=$(UPSTREAM="${upstream:-${UPSTREAM:-plain}}" PROXY_ENV="${settings:-}" MODE=cpu "$ROOT/bench/load/profile.sh" "$bin" "$scenario" "$n" 2>&1) || { echo "$out" >&2; exit 1; }
       # "proxy CPU 1.59 s, 39.8 us per request, ..., 0.69 context switches per request" / "peak RSS 45.9 MB"

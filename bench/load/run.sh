@@ -1,13 +1,18 @@
 #!/usr/bin/env bash
 # Load comparison harness: direct vs FastProxy (native AOT) vs nginx vs HAProxy vs YARP (JIT), one run,
 # same sink.
-# Writes perf-baselines/load-report.md. Bounded: about 5 minutes with the defaults.
+# Writes perf-baselines/load-report.md. Bounded: about 13 minutes with the defaults.
 #
 #   bench/load/run.sh                 # everything
-#   DURATION=2 VARIANTS=0 bench/load/run.sh   # quicker: shorter runs, no JIT/GC variants
+#   ROUNDS=1 DURATION=2 VARIANTS=0 bench/load/run.sh   # quicker: one round, shorter runs, no JIT/GC variants
+#
+# Every contender runs once per round, one after another, all of them started once and kept
+# running between rounds; the report takes the median over the rounds of each ratio measured
+# within one round. One round alone moved by ±20 % between runs on these shared machines.
 #
 # Environment (all optional):
-#   DURATION=4        seconds per measured run (each is preceded by WARMUP seconds, discarded)
+#   ROUNDS=3          rounds of every contender (and of every variant)
+#   DURATION=3        seconds per measured run (each is preceded by WARMUP seconds, discarded)
 #   WARMUP=1
 #   RATE=4000         total requests/s of the fixed-rate (p99) runs
 #   PIN=0             1: sink + h2load on CPU 0, the proxy on CPU 1 (see README: steadier, but the
@@ -31,7 +36,8 @@ source "$ROOT/bench/load/nginx-conf.sh"
 WORK=${WORK:-/tmp/fastproxy-load}
 FASTPROXY_ENV=${FASTPROXY_ENV-IO_THREADS=1}
 ARTIFACTS=${ARTIFACTS:-/tmp/art-bench}
-DURATION=${DURATION:-4}
+ROUNDS=${ROUNDS:-3}
+DURATION=${DURATION:-3}
 WARMUP=${WARMUP:-1}
 RATE=${RATE:-4000}
 PIN=${PIN:-0}
@@ -135,12 +141,12 @@ measure() {
   ((${#pids[@]})) && c0=$(cpu_ticks "${pids[@]}")
   t0=$(date +%s%N)
   # shellcheck disable=SC2086
-  $LOAD_CPUS h2load -D "$DURATION" "${ARGS[@]}" > "$WORK/raw/$who@$scen.h2load" 2>&1 || true
+  $LOAD_CPUS h2load -D "$DURATION" "${ARGS[@]}" > "$WORK/raw/$who@$scen@$ROUND.h2load" 2>&1 || true
   t1=$(date +%s%N)
   ((${#pids[@]})) && c1=$(cpu_ticks "${pids[@]}")
   local hwm=0; ((${#pids[@]})) && hwm=$(hwm_kb "${pids[@]}")
-  echo "cpu_ticks=$((c1 - c0)) hz=$(getconf CLK_TCK) wall_ns=$((t1 - t0)) hwm_kb=$hwm" > "$WORK/raw/$who@$scen.proc"
-  log "$who $scen: $(grep -E '^finished' "$WORK/raw/$who@$scen.h2load" | cut -d, -f2) cpu=$((c1 - c0)) ticks hwm=${hwm}kB"
+  echo "cpu_ticks=$((c1 - c0)) hz=$(getconf CLK_TCK) wall_ns=$((t1 - t0)) hwm_kb=$hwm" > "$WORK/raw/$who@$scen@$ROUND.proc"
+  log "[round $ROUND] $who $scen: $(grep -E '^finished' "$WORK/raw/$who@$scen@$ROUND.h2load" | cut -d, -f2) cpu=$((c1 - c0)) ticks hwm=${hwm}kB"
 }
 
 # fixed-rate run for latency percentiles: rate-contender scenario base-h1 base-h2c
@@ -150,8 +156,8 @@ measure_rate() {
   h2load_args "$scen" "$b1" "$b2"
   if [[ $scen == h2c-* ]]; then clients=8; else clients=32; fi
   # shellcheck disable=SC2086
-  $LOAD_CPUS h2load -D "$DURATION" --rps=$((RATE / clients)) --log-file="$WORK/raw/$who@$scen.rate.log" "${ARGS[@]}" \
-    > "$WORK/raw/$who@$scen.rate.h2load" 2>&1 || true
+  $LOAD_CPUS h2load -D "$DURATION" --rps=$((RATE / clients)) --log-file="$WORK/raw/$who@$scen@$ROUND.rate.log" "${ARGS[@]}" \
+    > "$WORK/raw/$who@$scen@$ROUND.rate.h2load" 2>&1 || true
 }
 
 run_all_scenarios() { # contender b1 b2 pids...
@@ -171,6 +177,12 @@ start_fastproxy() { # label command... ; sets FP_PID
   wait_http "http://127.0.0.1:$FP_PORT/ready"
 }
 stop_pid() { kill "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true; }
+rotate() { # by items... -> the items, one per line, starting at index (by mod count)
+  local by=$1; shift
+  local n=$# i
+  local items=("$@")
+  for ((i = 0; i < n; i++)); do echo "${items[$(((i + by) % n))]}"; done
+}
 
 # ---------------------------------------------------------------- machine
 {
@@ -184,7 +196,7 @@ stop_pid() { kill "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true; }
   echo "h2load=$(h2load --version | awk '{print $2}')"
   echo "dotnet=$(dotnet --version)"
   echo "aot_bytes=$(stat -c %s "$FASTPROXY_BIN")"
-  echo "duration=$DURATION warmup=$WARMUP rate=$RATE pin=$PIN"
+  echo "duration=$DURATION warmup=$WARMUP rate=$RATE pin=$PIN rounds=$ROUNDS"
   echo "fastproxy_env=$FASTPROXY_ENV"
 } > "$WORK/raw/machine.env"
 
@@ -202,11 +214,7 @@ for i in 1 2 3 4 5; do
 done > "$WORK/raw/startup.txt"
 log "startup ms: $(tr '\n' ' ' < "$WORK/raw/startup.txt")"
 
-# ---------------------------------------------------------------- direct
-log "direct"
-run_all_scenarios direct "http://127.0.0.1:$SINK_PORT" ""
-
-# ---------------------------------------------------------------- FastProxy (AOT)
+# ---------------------------------------------------------------- contenders, started once
 log "FastProxy (native AOT)"
 # shellcheck disable=SC2086
 start_fastproxy fastproxy env $FASTPROXY_ENV "$FASTPROXY_BIN"
@@ -214,28 +222,13 @@ start_fastproxy fastproxy env $FASTPROXY_ENV "$FASTPROXY_BIN"
 # (Listener/StartupCodeRelease.cs).
 sleep 7
 echo "idle_rss_kb=$(rss_kb "$FP_PID")" > "$WORK/raw/fastproxy.idle"
-run_all_scenarios fastproxy "http://127.0.0.1:$FP_PORT" "http://127.0.0.1:$FP_H2C" "$FP_PID"
-# 1 GiB body: peak RSS must match a 12 KB-body run (bodies stream; nothing is held whole).
-# MAX_REQUEST_BODY_BYTES=0 above: the default 64 MiB limit would answer it 413 before streaming.
-truncate -s 1G "$WORK/body-1g.bin"
-reset_hwm "$FP_PID"
-h2load --h1 -c 32 -D 2 -d "$BODY12" "http://127.0.0.1:$FP_PORT/api/v1/write" >/dev/null 2>&1 || true
-small=$(hwm_kb "$FP_PID"); reset_hwm "$FP_PID"
-gib_status=$(curl -s -o /dev/null -w '%{http_code}' -X POST -T "$WORK/body-1g.bin" -H 'Expect:' "http://127.0.0.1:$FP_PORT/api/v1/write" || true)
-echo "hwm_12k_kb=$small hwm_1g_kb=$(hwm_kb "$FP_PID") status_1g=$gib_status" >> "$WORK/raw/fastproxy.idle"
-rm -f "$WORK/body-1g.bin"
-stop_pid "$FP_PID"
 
-# ---------------------------------------------------------------- nginx
 log "nginx"
 write_nginx_conf "$WORK/nginx" "$NGX_PORT" "$NGX_H2C" "$SINK_PORT" "$TOKEN"
 $PROXY_CPUS "$NGINX" -p "$WORK/nginx" -c "$WORK/nginx/nginx.conf" -g 'daemon off;' & NGX_PID=$!; PIDS+=("$NGX_PID")
 wait_http "http://127.0.0.1:$NGX_PORT/big?bytes=1"
 NGX_PIDS=("$NGX_PID" $(pgrep -P "$NGX_PID"))
-run_all_scenarios nginx "http://127.0.0.1:$NGX_PORT" "http://127.0.0.1:$NGX_H2C" "${NGX_PIDS[@]}"
-stop_pid "$NGX_PID"
 
-# ---------------------------------------------------------------- HAProxy
 log "HAProxy"
 cat > "$WORK/haproxy.cfg" <<EOF
 global
@@ -257,10 +250,7 @@ backend be
 EOF
 $PROXY_CPUS "$HAPROXY" -f "$WORK/haproxy.cfg" -db >"$WORK/haproxy.log" 2>&1 & HAP_PID=$!; PIDS+=("$HAP_PID")
 wait_http "http://127.0.0.1:$HAP_PORT/big?bytes=1"
-run_all_scenarios haproxy "http://127.0.0.1:$HAP_PORT" "http://127.0.0.1:$HAP_H2C" "$HAP_PID"
-stop_pid "$HAP_PID"
 
-# ---------------------------------------------------------------- YARP (JIT)
 if [[ "$YARP" == 1 ]]; then
   log "YARP (minimal forwarder, JIT)"
   dotnet publish "$ROOT/bench/peers/YarpPeer" -c Release -o "$WORK/yarp" -v q -nologo >"$WORK/yarp-publish.log" 2>&1 \
@@ -273,9 +263,39 @@ if [[ "$YARP" == 1 ]]; then
   $LOAD_CPUS h2load -n 60000 --h1 -c 32 -d "$BODY12" "http://127.0.0.1:$YARP_PORT/api/v1/write" >/dev/null 2>&1 || true
   $LOAD_CPUS h2load -n 30000 -c 8 -m 8 -d "$BODY12" "http://127.0.0.1:$YARP_H2C/api/v1/write" >/dev/null 2>&1 || true
   echo "yarp=$(sed -n 's/.*Include="Yarp.ReverseProxy" Version="\([^"]*\)".*/\1/p' "$ROOT/bench/peers/YarpPeer/YarpPeer.csproj")" >> "$WORK/raw/machine.env"
-  run_all_scenarios yarp "http://127.0.0.1:$YARP_PORT" "http://127.0.0.1:$YARP_H2C" "$YARP_PID"
-  stop_pid "$YARP_PID"
 fi
+
+# ---------------------------------------------------------------- rounds
+# All contenders stay up, idle but for the one measured: each round measures every contender
+# within a few minutes of the others, so a ratio within one round compares like with like.
+# The order rotates from round to round, so that no contender always follows the same one.
+contenders=(direct fastproxy nginx haproxy)
+if [[ "$YARP" == 1 ]]; then contenders+=(yarp); fi
+for ROUND in $(seq 1 "$ROUNDS"); do
+  for who in $(rotate $((ROUND - 1)) "${contenders[@]}"); do
+    case $who in
+      direct) run_all_scenarios direct "http://127.0.0.1:$SINK_PORT" "" ;;
+      fastproxy) run_all_scenarios fastproxy "http://127.0.0.1:$FP_PORT" "http://127.0.0.1:$FP_H2C" "$FP_PID" ;;
+      nginx) run_all_scenarios nginx "http://127.0.0.1:$NGX_PORT" "http://127.0.0.1:$NGX_H2C" "${NGX_PIDS[@]}" ;;
+      haproxy) run_all_scenarios haproxy "http://127.0.0.1:$HAP_PORT" "http://127.0.0.1:$HAP_H2C" "$HAP_PID" ;;
+      yarp) run_all_scenarios yarp "http://127.0.0.1:$YARP_PORT" "http://127.0.0.1:$YARP_H2C" "$YARP_PID" ;;
+    esac
+  done
+done
+stop_pid "$NGX_PID"
+stop_pid "$HAP_PID"
+if [[ "$YARP" == 1 ]]; then stop_pid "$YARP_PID"; fi
+
+# 1 GiB body: peak RSS must match a 12 KB-body run (bodies stream; nothing is held whole).
+# MAX_REQUEST_BODY_BYTES=0 above: the default 64 MiB limit would answer it 413 before streaming.
+truncate -s 1G "$WORK/body-1g.bin"
+reset_hwm "$FP_PID"
+h2load --h1 -c 32 -D 2 -d "$BODY12" "http://127.0.0.1:$FP_PORT/api/v1/write" >/dev/null 2>&1 || true
+small=$(hwm_kb "$FP_PID"); reset_hwm "$FP_PID"
+gib_status=$(curl -s -o /dev/null -w '%{http_code}' -X POST -T "$WORK/body-1g.bin" -H 'Expect:' "http://127.0.0.1:$FP_PORT/api/v1/write" || true)
+echo "hwm_12k_kb=$small hwm_1g_kb=$(hwm_kb "$FP_PID") status_1g=$gib_status" >> "$WORK/raw/fastproxy.idle"
+rm -f "$WORK/body-1g.bin"
+stop_pid "$FP_PID"
 
 # ---------------------------------------------------------------- AOT vs JIT, GC settings
 if [[ "$VARIANTS" == 1 ]]; then
@@ -293,20 +313,29 @@ if [[ "$VARIANTS" == 1 ]]; then
     "aot-threadpool|aot|IO_COMPLETIONS=threadpool"
   )
   [[ -n "${BEFORE_BIN:-}" ]] && variant_list+=("aot-before|before|")
-  for v in "${variant_list[@]}"; do
-    IFS='|' read -r name runner extra <<< "$v"
-    log "variant $name"
-    case $runner in
-      jit) cmd=(dotnet "$FASTPROXY_DLL") ;;
-      before) cmd=("$BEFORE_BIN") ;;
-      *) cmd=("$FASTPROXY_BIN") ;;
-    esac
-    # shellcheck disable=SC2086
-    start_fastproxy "variant-$name" env $extra "${cmd[@]}"
-    for s in h1-post-12k h1-post-49k h2c-post-12k; do
-      measure "variant-$name" "$s" "http://127.0.0.1:$FP_PORT" "http://127.0.0.1:$FP_H2C" "$FP_PID"
+  for ROUND in $(seq 1 "$ROUNDS"); do
+    mapfile -t rotated < <(rotate $((ROUND - 1)) "${variant_list[@]}")
+    for v in "${rotated[@]}"; do
+      IFS='|' read -r name runner extra <<< "$v"
+      log "[round $ROUND] variant $name"
+      case $runner in
+        jit) cmd=(dotnet "$FASTPROXY_DLL") ;;
+        before) cmd=("$BEFORE_BIN") ;;
+        *) cmd=("$FASTPROXY_BIN") ;;
+      esac
+      # shellcheck disable=SC2086
+      start_fastproxy "variant-$name" env $extra "${cmd[@]}"
+      if [[ $runner == jit ]]; then
+        # Measured at its steady state, as YARP is: tiered compilation needs tens of thousands of
+        # requests, and the native binary has none to make.
+        $LOAD_CPUS h2load -n 60000 --h1 -c 32 -d "$BODY12" "http://127.0.0.1:$FP_PORT/api/v1/write" >/dev/null 2>&1 || true
+        $LOAD_CPUS h2load -n 30000 -c 8 -m 8 -d "$BODY12" "http://127.0.0.1:$FP_H2C/api/v1/write" >/dev/null 2>&1 || true
+      fi
+      for s in h1-post-12k h1-post-49k h2c-post-12k; do
+        measure "variant-$name" "$s" "http://127.0.0.1:$FP_PORT" "http://127.0.0.1:$FP_H2C" "$FP_PID"
+      done
+      stop_pid "$FP_PID"
     done
-    stop_pid "$FP_PID"
   done
 fi
 
