@@ -213,8 +213,7 @@ public sealed class UpstreamTlsTests : IAsyncLifetime
         Assert.True(failures.IsEmpty, $"{failures.Count} of {connections * requestsEach} failed, e.g. {failures.FirstOrDefault()}\n{proxy.Describe()}");
         Assert.Equal(connections * requestsEach, target.Requests.Count);
         Assert.All(target.Requests, seen => Assert.Equal("HTTP/2", seen.Protocol));
-        Assert.DoesNotContain("ended abnormally", proxy.Stdout + proxy.Stderr, StringComparison.Ordinal);
-        Assert.DoesNotContain("draining of the request body failed", proxy.Stdout + proxy.Stderr, StringComparison.Ordinal);
+        AssertNoClientConnectionBroke(proxy);
     }
 
     [Theory]
@@ -245,8 +244,7 @@ public sealed class UpstreamTlsTests : IAsyncLifetime
             Assert.True(accepted.StatusCode == HttpStatusCode.OK, $"{(int)accepted.StatusCode}\n{proxy.Describe()}");
         }
 
-        Assert.DoesNotContain("ended abnormally", proxy.Stdout + proxy.Stderr, StringComparison.Ordinal);
-        Assert.DoesNotContain("draining of the request body failed", proxy.Stdout + proxy.Stderr, StringComparison.Ordinal);
+        AssertNoClientConnectionBroke(proxy);
     }
 
     [Theory]
@@ -306,6 +304,14 @@ public sealed class UpstreamTlsTests : IAsyncLifetime
 
         Assert.Equal(small, target.Requests[^1].Body);
         Assert.All(target.Requests, seen => Assert.Equal(targetProtocols == HttpProtocols.Http1 ? "HTTP/1.1" : "HTTP/2", seen.Protocol));
+        AssertNoClientConnectionBroke(proxy);
+    }
+
+    /// <summary>Kestrel's words for a client connection broken by a body read left open (round 8's bug).</summary>
+    private static void AssertNoClientConnectionBroke(ProxyProcess proxy)
+    {
+        Assert.DoesNotContain("ended abnormally", proxy.Stdout + proxy.Stderr, StringComparison.Ordinal);
+        Assert.DoesNotContain("draining of the request body failed", proxy.Stdout + proxy.Stderr, StringComparison.Ordinal);
     }
 
     private static string RequestHead(long length) =>
