@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Load comparison harness: direct vs FastProxy (native AOT) vs nginx vs HAProxy vs YARP (JIT), one run,
 # same sink.
-# Writes perf-baselines/load-report.md. Bounded: about 13 minutes with the defaults.
+# Writes perf-baselines/load-report.md. Bounded: about 16 minutes with the defaults.
 #
 #   bench/load/run.sh                 # everything
 #   ROUNDS=1 DURATION=2 VARIANTS=0 bench/load/run.sh   # quicker: one round, shorter runs, no JIT/GC variants
@@ -177,6 +177,10 @@ start_fastproxy() { # label command... ; sets FP_PID
   wait_http "http://127.0.0.1:$FP_PORT/ready"
 }
 stop_pid() { kill "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true; }
+warm_up() { # base-h1 base-h2c: 90,000 requests, for a JIT to finish compiling before it is measured
+  $LOAD_CPUS h2load -n 60000 --h1 -c 32 -d "$BODY12" "$1/api/v1/write" >/dev/null 2>&1 || true
+  $LOAD_CPUS h2load -n 30000 -c 8 -m 8 -d "$BODY12" "$2/api/v1/write" >/dev/null 2>&1 || true
+}
 rotate() { # by items... -> the items, one per line, starting at index (by mod count)
   local by=$1; shift
   local n=$# i
@@ -260,8 +264,7 @@ if [[ "$YARP" == 1 ]]; then
   wait_http "http://127.0.0.1:$YARP_PORT/big?bytes=1"
   # The JIT needs tens of thousands of requests to reach its steady state (tiered compilation):
   # warmed up here so that YARP is measured at its best, not while it compiles.
-  $LOAD_CPUS h2load -n 60000 --h1 -c 32 -d "$BODY12" "http://127.0.0.1:$YARP_PORT/api/v1/write" >/dev/null 2>&1 || true
-  $LOAD_CPUS h2load -n 30000 -c 8 -m 8 -d "$BODY12" "http://127.0.0.1:$YARP_H2C/api/v1/write" >/dev/null 2>&1 || true
+  warm_up "http://127.0.0.1:$YARP_PORT" "http://127.0.0.1:$YARP_H2C"
   echo "yarp=$(sed -n 's/.*Include="Yarp.ReverseProxy" Version="\([^"]*\)".*/\1/p' "$ROOT/bench/peers/YarpPeer/YarpPeer.csproj")" >> "$WORK/raw/machine.env"
 fi
 
@@ -328,8 +331,7 @@ if [[ "$VARIANTS" == 1 ]]; then
       if [[ $runner == jit ]]; then
         # Measured at its steady state, as YARP is: tiered compilation needs tens of thousands of
         # requests, and the native binary has none to make.
-        $LOAD_CPUS h2load -n 60000 --h1 -c 32 -d "$BODY12" "http://127.0.0.1:$FP_PORT/api/v1/write" >/dev/null 2>&1 || true
-        $LOAD_CPUS h2load -n 30000 -c 8 -m 8 -d "$BODY12" "http://127.0.0.1:$FP_H2C/api/v1/write" >/dev/null 2>&1 || true
+        warm_up "http://127.0.0.1:$FP_PORT" "http://127.0.0.1:$FP_H2C"
       fi
       for s in h1-post-12k h1-post-49k h2c-post-12k; do
         measure "variant-$name" "$s" "http://127.0.0.1:$FP_PORT" "http://127.0.0.1:$FP_H2C" "$FP_PID"
