@@ -243,7 +243,9 @@ public sealed class MultiRouteTests : IAsyncLifetime
         await ReadAnswers(20);
         await File.WriteAllTextAsync(Path.Combine(_directory, "routes.json"), TwoRoutes(), Cancel);
         Assert.Equal(RoutesCheckOutcome.Applied, await server.RoutesWatch!.CheckAsync(Cancel));
-        await ReadAnswers(20);
+        // Twenty requests sent after the change, counted where they arrive: answers read from the
+        // channel here could all be ones queued before it (the writer does not wait for the reader).
+        await _ingestion.WaitForRequestsAsync(_ingestion.Requests.Count + 20, TimeSpan.FromSeconds(20));
         await stopWriting.CancelAsync();
         await writer.WaitAsync(TimeSpan.FromSeconds(20), Cancel);
         await foreach (var answer in answers.Reader.ReadAllAsync(Cancel))

@@ -42,7 +42,9 @@ public sealed class UpstreamFailureTests
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(Cancel);
         var closer = Task.Run(async () =>
         {
-            while (!stop.IsCancellationRequested)
+            // Ends only by the cancelled accept: a loop condition would let it end without one
+            // when the cancellation falls between a close and the next accept.
+            while (true)
             {
                 using var socket = await listener.AcceptSocketAsync(stop.Token);
                 socket.Close();
