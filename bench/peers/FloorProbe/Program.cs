@@ -11,6 +11,11 @@
 //                TARGET_HOST (StreamContent over the request body, one Authorization header,
 //                the response status and body copied back), i.e. FastProxy less its own code;
 //                FORWARD_VERSION=2 asks an https target for HTTP/2, as FastProxy does by default.
+//   hand-client  the aspnet server half plus a hand-written HTTP/1.1 client in SocketsHttpHandler's
+//                place: one upstream connection per client connection (TLS when TARGET_HOST is
+//                https), the head and the body's first bytes in one write, the answer's head parsed
+//                by hand. What FastProxy could be at best with its own client and Kestrel kept: no
+//                pool, no chunked bodies, no timeouts, no header copying.
 // Each uses FastProxy's settings where they apply: 64 KB receive blocks, inline scheduling (with
 // DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS=1 and _THREAD_COUNT=1 from the caller), its GC.
 // The parsing is only what h2load's requests need (Content-Length bodies, keep-alive); it is a
@@ -21,6 +26,7 @@ using System.Net;
 using System.Net.Sockets;
 using FastProxy.Listener;
 using Microsoft.AspNetCore.Connections;
+using Microsoft.AspNetCore.Connections.Features;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.AspNetCore.Server.Kestrel.Transport.Sockets;
 
@@ -35,7 +41,7 @@ switch (floor)
         var targetUri = new Uri(Environment.GetEnvironmentVariable("TARGET_HOST") ?? "http://127.0.0.1:19080");
         await SocketFloor.RunAsync(port, new IPEndPoint(IPAddress.Parse(targetUri.Host), targetUri.Port));
         return 0;
-    case "aspnet" or "kestrel-raw" or "forward":
+    case "aspnet" or "kestrel-raw" or "forward" or "hand-client":
         var builder = WebApplication.CreateSlimBuilder(args);
         builder.Logging.ClearProviders();
         builder.Services.Configure<SocketTransportOptions>(o => o.UnsafePreferInlineScheduling = true);
@@ -67,6 +73,11 @@ switch (floor)
             // /ready is the harness's start signal; everything else goes to the target.
             app.Run(context => context.Request.Path.Value == "/ready" ? Task.CompletedTask : PlainForward.ForwardAsync(context, upstream, target));
         }
+        else if (floor == "hand-client")
+        {
+            var target = new Uri(Environment.GetEnvironmentVariable("TARGET_HOST") ?? "http://127.0.0.1:19080");
+            app.Run(context => context.Request.Path.Value == "/ready" ? Task.CompletedTask : HandClient.ForwardAsync(context, target));
+        }
         else
         {
             app.Run(async context =>
@@ -90,7 +101,7 @@ switch (floor)
         await app.RunAsync();
         return 0;
     default:
-        Console.Error.WriteLine($"FLOOR={floor}: expected aspnet, kestrel-raw, socket, socket-forward or forward");
+        Console.Error.WriteLine($"FLOOR={floor}: expected aspnet, kestrel-raw, socket, socket-forward, forward or hand-client");
         return 2;
 }
 
@@ -114,6 +125,196 @@ internal static class PlainForward
         context.Response.StatusCode = (int)response.StatusCode;
         context.Response.ContentLength = response.Content.Headers.ContentLength;
         await response.Content.CopyToAsync(context.Response.Body, context.RequestAborted);
+    }
+}
+
+/// <summary>
+/// Kestrel's server half with a hand-written HTTP/1.1 client: one upstream connection per client
+/// connection, kept in the connection's items.
+/// </summary>
+internal sealed class HandClient : IDisposable
+{
+    private static ReadOnlySpan<byte> Authorization => "Authorization: Bearer bench-token-0123456789abcdef\r\n"u8;
+
+    private readonly Socket _socket;
+    private readonly Stream _stream;
+    private readonly byte[] _out = GC.AllocateUninitializedArray<byte>(LargeBlockMemoryPool.BlockSize, pinned: true);
+    private readonly byte[] _in = GC.AllocateUninitializedArray<byte>(16 * 1024, pinned: true);
+    private readonly byte[] _hostLine;
+
+    private HandClient(Socket socket, Stream stream, Uri target)
+    {
+        _socket = socket;
+        _stream = stream;
+        _hostLine = System.Text.Encoding.ASCII.GetBytes($"Host: {target.Authority}\r\n");
+    }
+
+    public void Dispose()
+    {
+        _stream.Dispose();
+        _socket.Dispose();
+    }
+
+    private static async Task<HandClient> ConnectAsync(Uri target)
+    {
+        var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        await socket.ConnectAsync(new IPEndPoint(IPAddress.Parse(target.Host), target.Port));
+        Stream stream = new NetworkStream(socket, ownsSocket: false);
+        if (target.Scheme == Uri.UriSchemeHttps)
+        {
+            var tls = new System.Net.Security.SslStream(stream, leaveInnerStreamOpen: false);
+            await tls.AuthenticateAsClientAsync(new System.Net.Security.SslClientAuthenticationOptions
+            {
+                // Verified as FastProxy does: the harness trusts its target through SSL_CERT_FILE.
+                TargetHost = target.Host,
+                ApplicationProtocols = [System.Net.Security.SslApplicationProtocol.Http11],
+            });
+            stream = tls;
+        }
+
+        return new HandClient(socket, stream, target);
+    }
+
+    public static async Task ForwardAsync(HttpContext context, Uri target)
+    {
+        var items = context.Features.Get<IConnectionItemsFeature>()!.Items;
+        HandClient client;
+        if (items.TryGetValue(typeof(HandClient), out var held) && held is HandClient open)
+        {
+            client = open;
+        }
+        else
+        {
+            client = await ConnectAsync(target);
+            items[typeof(HandClient)] = client;
+            context.Features.Get<IConnectionLifetimeFeature>()!.ConnectionClosed.Register(static c => ((HandClient)c!).Dispose(), client);
+        }
+
+        await client.SendAsync(context);
+        await client.RelayAnswerAsync(context.Response);
+    }
+
+    private async Task SendAsync(HttpContext context)
+    {
+        var request = context.Request;
+        var filled = Head(request);
+        var body = request.BodyReader;
+        while (true)
+        {
+            var result = await body.ReadAsync();
+            foreach (var segment in result.Buffer)
+            {
+                var rest = segment;
+                while (!rest.IsEmpty)
+                {
+                    var take = Math.Min(rest.Length, _out.Length - filled);
+                    rest.Span[..take].CopyTo(_out.AsSpan(filled));
+                    filled += take;
+                    rest = rest[take..];
+                    if (filled == _out.Length)
+                    {
+                        await _stream.WriteAsync(_out.AsMemory(0, filled));
+                        filled = 0;
+                    }
+                }
+            }
+
+            body.AdvanceTo(result.Buffer.End);
+            if (result.IsCompleted)
+            {
+                break;
+            }
+
+            // Nothing more in: what is gathered goes now (the flush before waiting).
+            if (filled > 0)
+            {
+                await _stream.WriteAsync(_out.AsMemory(0, filled));
+                filled = 0;
+            }
+        }
+
+        if (filled > 0)
+        {
+            await _stream.WriteAsync(_out.AsMemory(0, filled));
+        }
+    }
+
+    private int Head(HttpRequest request)
+    {
+        var span = _out.AsSpan();
+        var at = Put(span, 0, request.Method);
+        span[at++] = (byte)' ';
+        at = Put(span, at, request.Path.Value ?? "/");
+        at = Put(span, at, request.QueryString.Value ?? "");
+        " HTTP/1.1\r\n"u8.CopyTo(span[at..]);
+        at += 11;
+        _hostLine.CopyTo(span[at..]);
+        at += _hostLine.Length;
+        at = PutHeader(span, at, "Content-Length", request.ContentLength?.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        at = PutHeader(span, at, "Content-Type", request.ContentType);
+        at = PutHeader(span, at, "Content-Encoding", request.Headers.ContentEncoding.ToString());
+        Authorization.CopyTo(span[at..]);
+        at += Authorization.Length;
+        span[at++] = (byte)'\r';
+        span[at++] = (byte)'\n';
+        return at;
+    }
+
+    private static int Put(Span<byte> span, int at, string text) => at + System.Text.Encoding.ASCII.GetBytes(text, span[at..]);
+
+    private static int PutHeader(Span<byte> span, int at, string name, string? value)
+    {
+        if (string.IsNullOrEmpty(value))
+        {
+            return at;
+        }
+
+        at = Put(span, at, name);
+        span[at++] = (byte)':';
+        span[at++] = (byte)' ';
+        at = Put(span, at, value);
+        span[at++] = (byte)'\r';
+        span[at++] = (byte)'\n';
+        return at;
+    }
+
+    private async Task RelayAnswerAsync(HttpResponse response)
+    {
+        int have = 0, headLength;
+        while ((headLength = RawHttp.HeadLength(_in.AsSpan(0, have))) < 0)
+        {
+            var read = await _stream.ReadAsync(_in.AsMemory(have));
+            if (read == 0)
+            {
+                throw new IOException("the target closed the connection");
+            }
+
+            have += read;
+        }
+
+        // "HTTP/1.1 204 ..."
+        response.StatusCode = ((_in[9] - '0') * 100) + ((_in[10] - '0') * 10) + (_in[11] - '0');
+        var left = RawHttp.ContentLength(_in.AsSpan(0, headLength));
+        response.ContentLength = left;
+        if (left == 0)
+        {
+            return;
+        }
+
+        var first = (int)Math.Min(left, have - headLength);
+        await response.Body.WriteAsync(_in.AsMemory(headLength, first));
+        left -= first;
+        while (left > 0)
+        {
+            var read = await _stream.ReadAsync(_in.AsMemory(0, (int)Math.Min(left, _in.Length)));
+            if (read == 0)
+            {
+                throw new IOException("the target closed the connection");
+            }
+
+            await response.Body.WriteAsync(_in.AsMemory(0, read));
+            left -= read;
+        }
     }
 }
 
