@@ -20,6 +20,8 @@
 #   kestrel-raw     Kestrel's transport and pipes, HTTP/1.1 by hand: the server half less Kestrel's HTTP
 #   socket          System.Net.Sockets reading the body and answering 200: the server half's floor
 #   nginx           the harness's nginx (one worker), forwarding as in run.sh
+#   nginx-debian    nginx as issue #5 names it and no further: Debian's stock configuration with
+#                   proxy_request_buffering off, upstream keep-alive and the header (NGINX_CONF=debian)
 # The server-half variants answer the POST themselves, so their row is the server half's cost.
 set -euo pipefail
 
@@ -46,13 +48,15 @@ case ${UPSTREAM:-plain} in
       "aspnet=$PROBE FLOOR=aspnet $ONE_THREAD" \
       "kestrel-raw=$PROBE FLOOR=kestrel-raw $ONE_THREAD" \
       "socket=$PROBE FLOOR=socket $ONE_THREAD" \
-      "nginx=nginx" ;;
+      "nginx=nginx" \
+      "nginx-debian=nginx NGINX_CONF=debian" ;;
   tls-h1)
     exec "$ROOT/bench/load/ab.sh" \
       "fastproxy=$BIN IO_THREADS=1 UPSTREAM_HTTP_VERSION=1.1" \
       "plain-forward=$PROBE FLOOR=forward $ONE_THREAD" \
       "hand-client=$PROBE FLOOR=hand-client $ONE_THREAD" \
       "aspnet=$PROBE FLOOR=aspnet $ONE_THREAD" \
-      "nginx=nginx" ;;
+      "nginx=nginx" \
+      "nginx-debian=nginx NGINX_CONF=debian" ;;
   *) echo "floors.sh: UPSTREAM=${UPSTREAM} (expected plain or tls-h1)" >&2; exit 2 ;;
 esac

@@ -5,7 +5,8 @@
 #
 #   bench/load/profile.sh BIN [SCENARIO] [REQUESTS]
 #     BIN        the AOT binary (its fastproxy.dbg beside it gives perf the symbols), or "nginx":
-#                the harness's nginx peer (bench/load/nginx-conf.sh), measured on its one worker
+#                the harness's nginx peer (bench/load/nginx-conf.sh), measured on its one worker;
+#                PROXY_ENV="NGINX_CONF=debian" picks another of its configurations
 #     SCENARIO   h1-post-49k (default), h1-post-12k, h1-post-1m, h1-get-1m, h2c-post-12k,
 #                h2c-post-49k, h2c-get-1m; h1-floor-12k and h2c-floor-12k post the 12.8 KB body
 #                to /health, answered by the proxy itself: the cost of the server half alone
@@ -76,8 +77,10 @@ esac
 if [[ $BIN == nginx ]]; then
   # shellcheck source=bench/load/nginx-conf.sh
   source "$ROOT/bench/load/nginx-conf.sh"
-  write_nginx_conf "$WORK/nginx" "$FP_PORT" "$FP_H2C" "$SINK_PORT" "bench-token-0123456789abcdef" \
-    "$([[ $UPSTREAM != plain ]] && echo "$TLS_PORT $WORK/tls/cert.pem")"
+  # PROXY_ENV may pick nginx's configuration (NGINX_CONF=..., see nginx-conf.sh), as ab.sh passes it.
+  NGINX_CONF=$(sed -nE 's/^(.* )?NGINX_CONF=([^ ]+).*/\2/p' <<< "${PROXY_ENV:-}")
+  NGINX_CONF=${NGINX_CONF:-tuned} write_nginx_conf "$WORK/nginx" "$FP_PORT" "$FP_H2C" "$SINK_PORT" \
+    "bench-token-0123456789abcdef" "$([[ $UPSTREAM != plain ]] && echo "$TLS_PORT $WORK/tls/cert.pem")"
   "$(command -v nginx || echo /usr/sbin/nginx)" -p "$WORK/nginx" -c "$WORK/nginx/nginx.conf" -g 'daemon off;' &
   PIDS+=($!)
   wait_http "http://127.0.0.1:$FP_PORT/big?bytes=1"

@@ -7,7 +7,7 @@ import statistics
 import sys
 
 RAW = sys.argv[1]
-CONTENDERS = ["direct", "fastproxy", "nginx", "haproxy", "yarp"]
+CONTENDERS = ["direct", "fastproxy", "nginx", "nginx-debian", "haproxy", "yarp"]
 SCENARIOS = ["h1-post-12k", "h1-post-49k", "h1-post-1m", "h1-get-1m",
              "h2c-post-12k", "h2c-post-49k", "h2c-post-1m", "h2c-get-1m"]
 
@@ -159,16 +159,20 @@ print("All contenders ran one after another, in each of the rounds, against the 
       "ratio within one round (lowest–highest in brackets for requests per CPU-second); raw figures are medians.\n")
 
 print("## Ratios (FastProxy ÷ peer, same round; median over the rounds)\n")
-print("| scenario | req/s ÷ nginx | req/s ÷ HAProxy | req/s ÷ YARP | req/s ÷ direct | req per CPU-s ÷ nginx | req per CPU-s ÷ HAProxy | req per CPU-s ÷ YARP | peak RSS FastProxy / nginx / HAProxy / YARP (MB) |")
-print("|---|---|---|---|---|---|---|---|---|")
+print("`nginx` is the harness's tuned nginx, the peer of the targets; `nginx-debian` is nginx as issue #5 "
+      "names it, on Debian's stock configuration (its access log, 8 KB body buffer, response buffering; "
+      "`bench/load/nginx-conf.sh`).\n")
+print("| scenario | req/s ÷ nginx | req/s ÷ HAProxy | req/s ÷ YARP | req/s ÷ direct | req per CPU-s ÷ nginx | req per CPU-s ÷ nginx-debian | req per CPU-s ÷ HAProxy | req per CPU-s ÷ YARP | peak RSS FastProxy / nginx / HAProxy / YARP (MB) |")
+print("|---|---|---|---|---|---|---|---|---|---|")
 for s in SCENARIOS:
-    fp, ng, ha, ya, di = (data[(w, s)] for w in ("fastproxy", "nginx", "haproxy", "yarp", "direct"))
+    fp, ng, nd, ha, ya, di = (data[(w, s)] for w in ("fastproxy", "nginx", "nginx-debian", "haproxy", "yarp", "direct"))
     if not fp:
         continue
     g = lambda r, k: (r or {}).get(k)
     print(f"| {s} | {pratio(fp, ng, 'rps')} | {pratio(fp, ha, 'rps')} | {pratio(fp, ya, 'rps')} "
           f"| {pratio(fp, di, 'rps')} "
-          f"| {pratio(fp, ng, 'per_cpu', True)} | {pratio(fp, ha, 'per_cpu', True)} | {pratio(fp, ya, 'per_cpu', True)} "
+          f"| {pratio(fp, ng, 'per_cpu', True)} | {pratio(fp, nd, 'per_cpu', True)} "
+          f"| {pratio(fp, ha, 'per_cpu', True)} | {pratio(fp, ya, 'per_cpu', True)} "
           f"| {f(g(fp,'hwm_mb'))} / {f(g(ng,'hwm_mb'),1)} / {f(g(ha,'hwm_mb'),1)} / {f(g(ya,'hwm_mb'),1)} |")
 
 fp1, fp2 = data[("fastproxy", "h1-post-12k")], data[("fastproxy", "h2c-post-12k")]

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Load comparison harness: direct vs FastProxy (native AOT) vs nginx vs HAProxy vs YARP (JIT), one run,
-# same sink.
-# Writes perf-baselines/load-report.md. Bounded: about 16 minutes with the defaults.
+# same sink. nginx runs twice: as the harness tunes it (the peer of every target) and as issue #5 names
+# it on Debian's stock configuration (nginx-debian; see nginx-conf.sh).
+# Writes perf-baselines/load-report.md. Bounded: about 18 minutes with the defaults.
 #
 #   bench/load/run.sh                 # everything
 #   ROUNDS=1 DURATION=2 VARIANTS=0 bench/load/run.sh   # quicker: one round, shorter runs, no JIT/GC variants
@@ -48,6 +49,7 @@ OUT=${OUT:-$ROOT/perf-baselines/load-report.md}
 SINK_PORT=18080
 FP_PORT=18100;  FP_H2C=18101
 NGX_PORT=18200; NGX_H2C=18201
+NGD_PORT=18500; NGD_H2C=18501
 HAP_PORT=18300; HAP_H2C=18301
 YARP_PORT=18400; YARP_H2C=18401
 TOKEN="bench-token-0123456789abcdef"
@@ -233,6 +235,12 @@ $PROXY_CPUS "$NGINX" -p "$WORK/nginx" -c "$WORK/nginx/nginx.conf" -g 'daemon off
 wait_http "http://127.0.0.1:$NGX_PORT/big?bytes=1"
 NGX_PIDS=("$NGX_PID" $(pgrep -P "$NGX_PID"))
 
+log "nginx as issue #5 names it (Debian's stock configuration)"
+NGINX_CONF=debian write_nginx_conf "$WORK/nginx-debian" "$NGD_PORT" "$NGD_H2C" "$SINK_PORT" "$TOKEN"
+$PROXY_CPUS "$NGINX" -p "$WORK/nginx-debian" -c "$WORK/nginx-debian/nginx.conf" -g 'daemon off;' & NGD_PID=$!; PIDS+=("$NGD_PID")
+wait_http "http://127.0.0.1:$NGD_PORT/big?bytes=1"
+NGD_PIDS=("$NGD_PID" $(pgrep -P "$NGD_PID"))
+
 log "HAProxy"
 cat > "$WORK/haproxy.cfg" <<EOF
 global
@@ -272,7 +280,7 @@ fi
 # All contenders stay up, idle but for the one measured: each round measures every contender
 # within a few minutes of the others, so a ratio within one round compares like with like.
 # The order rotates from round to round, so that no contender always follows the same one.
-contenders=(direct fastproxy nginx haproxy)
+contenders=(direct fastproxy nginx nginx-debian haproxy)
 if [[ "$YARP" == 1 ]]; then contenders+=(yarp); fi
 for ROUND in $(seq 1 "$ROUNDS"); do
   for who in $(rotate $((ROUND - 1)) "${contenders[@]}"); do
@@ -280,12 +288,17 @@ for ROUND in $(seq 1 "$ROUNDS"); do
       direct) run_all_scenarios direct "http://127.0.0.1:$SINK_PORT" "" ;;
       fastproxy) run_all_scenarios fastproxy "http://127.0.0.1:$FP_PORT" "http://127.0.0.1:$FP_H2C" "$FP_PID" ;;
       nginx) run_all_scenarios nginx "http://127.0.0.1:$NGX_PORT" "http://127.0.0.1:$NGX_H2C" "${NGX_PIDS[@]}" ;;
+      nginx-debian)
+        run_all_scenarios nginx-debian "http://127.0.0.1:$NGD_PORT" "http://127.0.0.1:$NGD_H2C" "${NGD_PIDS[@]}"
+        # Its access log takes ≈ 150 bytes a request; nginx appends, so emptying it between rounds is safe.
+        : > "$WORK/nginx-debian/logs/access.log" ;;
       haproxy) run_all_scenarios haproxy "http://127.0.0.1:$HAP_PORT" "http://127.0.0.1:$HAP_H2C" "$HAP_PID" ;;
       yarp) run_all_scenarios yarp "http://127.0.0.1:$YARP_PORT" "http://127.0.0.1:$YARP_H2C" "$YARP_PID" ;;
     esac
   done
 done
 stop_pid "$NGX_PID"
+stop_pid "$NGD_PID"
 stop_pid "$HAP_PID"
 if [[ "$YARP" == 1 ]]; then stop_pid "$YARP_PID"; fi
 
