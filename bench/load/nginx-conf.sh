@@ -38,8 +38,9 @@ EOF
     tuned) ;;
     debian|debian-nolog)
       # Debian 12's /etc/nginx/nginx.conf http block, less what a proxy of POSTs never touches.
-      http_lines="sendfile on; tcp_nopush on; gzip on; access_log $dir/logs/access.log;"
-      [[ $NGINX_CONF == debian-nolog ]] && http_lines="sendfile on; tcp_nopush on; gzip on; access_log off;"
+      local access_log="$dir/logs/access.log"
+      [[ $NGINX_CONF == debian-nolog ]] && access_log=off
+      http_lines="sendfile on; tcp_nopush on; gzip on; access_log $access_log;"
       location_lines="" ;;
     *) echo "NGINX_CONF=$NGINX_CONF: expected tuned, debian or debian-nolog" >&2; return 2 ;;
   esac
