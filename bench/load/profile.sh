@@ -36,7 +36,7 @@ UPSTREAM=${UPSTREAM:-plain}
 TLS_PORT=${TLS_PORT:-19443}
 
 mkdir -p "$WORK"
-[[ -x "$WORK/sink" ]] || cc -O2 -o "$WORK/sink" "$ROOT/bench/load/sink.c"
+[[ "$WORK/sink" -nt "$ROOT/bench/load/sink.c" ]] || cc -O2 -o "$WORK/sink" "$ROOT/bench/load/sink.c"
 [[ -f "$WORK/body-1m.bin" ]] || head -c 1048576 /dev/urandom > "$WORK/body-1m.bin"
 BODY12=$ROOT/testdata/remote-write/prometheus-2.42/batch-12826.snappy
 BODY49=$ROOT/testdata/remote-write/prometheus-2.42/batch-49264.snappy

@@ -1,7 +1,10 @@
 // sink: the load harness's upstream, the same for every contender.
 //
 // One thread, epoll, non-blocking sockets, HTTP/1.1 keep-alive (what nginx, HAProxy and
-// FastProxy all speak upstream). It
+// FastProxy all speak upstream). Like any real server it closes the connection after the answer
+// when the request says "Connection: close", or is HTTP/1.0 without "Connection: keep-alive": a
+// proxy that forgot to keep its upstream connections alive pays for it here as it would in front
+// of Azure Monitor. It
 //   - reads every request body in full (Content-Length or chunked) and answers 204;
 //   - answers GET /big?bytes=N (default 1 MiB) with N bytes and a Content-Length, written from
 //     one static buffer, so a "large streamed response" costs the sink almost nothing;
@@ -44,6 +47,7 @@ typedef struct conn {
     int outlen, outoff;
     long long bigleft;        // bytes of /big body still to send
     int hold;                 // response prepared, held until the request body is fully read
+    int close_after;          // the client asked not to keep the connection alive
 } conn;
 
 static char *bigbuf;
@@ -85,19 +89,33 @@ static int flush_out(conn *c) {
 
 static int pending(conn *c) { return !c->hold && (c->outoff < c->outlen || c->bigleft > 0); }
 
+// The request is read and its answer sent, on a connection the client asked to close.
+static int done_closing(conn *c) { return c->close_after && c->st == HEADERS && !c->hold && !pending(c); }
+
+// "Connection: close", or HTTP/1.0 without "Connection: keep-alive".
+static int wants_close(const char *reqline, const char *h, int hlen) {
+    const char *conn_value = find_header(h, hlen, "Connection");
+    const char *eol = strstr(reqline, "\r\n");
+    int http10 = eol && eol - reqline >= 8 && strncmp(eol - 8, "HTTP/1.0", 8) == 0;
+    if (conn_value && strncasecmp(conn_value, "close", 5) == 0) return 1;
+    return http10 && !(conn_value && strncasecmp(conn_value, "keep-alive", 10) == 0);
+}
+
 static void respond(conn *c, const char *reqline, const char *h, int hlen) {
     c->outoff = 0;
+    c->close_after = wants_close(reqline, h, hlen);
+    const char *connection = c->close_after ? "Connection: close\r\n" : "";
     if (strncmp(reqline, "GET /big", 8) == 0) {
         long long n = 1048576;
         const char *q = strstr(reqline, "bytes=");
         if (q) n = atoll(q + 6);
         if (n < 0 || n > MAXBIG) n = MAXBIG;
         c->outlen = snprintf(c->out, sizeof c->out,
-            "HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nContent-Length: %lld\r\n\r\n", n);
+            "HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nContent-Length: %lld\r\n%s\r\n", n, connection);
         c->bigleft = n;
     } else if (strncmp(reqline, "GET /metadata/identity/oauth2/token", 35) == 0) {
         if (!find_header(h, hlen, "Metadata")) {
-            c->outlen = snprintf(c->out, sizeof c->out, "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n");
+            c->outlen = snprintf(c->out, sizeof c->out, "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n%s\r\n", connection);
             return;
         }
         char body[512];
@@ -105,9 +123,9 @@ static void respond(conn *c, const char *reqline, const char *h, int hlen) {
             "{\"access_token\":\"bench-token-0123456789abcdef\",\"expires_in\":\"3600\",\"expires_on\":\"%lld\","
             "\"resource\":\"https://monitor.azure.com\",\"token_type\":\"Bearer\"}", (long long)time(NULL) + 3600);
         c->outlen = snprintf(c->out, sizeof c->out,
-            "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s", bl, body);
+            "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n%s\r\n%s", bl, connection, body);
     } else {
-        c->outlen = snprintf(c->out, sizeof c->out, "HTTP/1.1 204 No Content\r\n\r\n");
+        c->outlen = snprintf(c->out, sizeof c->out, "HTTP/1.1 204 No Content\r\n%s\r\n", connection);
     }
 }
 
@@ -212,14 +230,14 @@ int main(int argc, char **argv) {
             }
             int dead = 0;
             if (evs[i].events & EPOLLOUT) {
-                if (flush_out(c) < 0) dead = 1;
+                if (flush_out(c) < 0 || done_closing(c)) dead = 1;
             }
             if (!dead && (evs[i].events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) && !pending(c)) {
                 for (;;) {
                     ssize_t r = recv(c->fd, rbuf, BUF, 0);
                     if (r == 0) { dead = 1; break; }
                     if (r < 0) { if (errno != EAGAIN) dead = 1; break; }
-                    if (consume(c, rbuf, (int)r) < 0 || flush_out(c) < 0) { dead = 1; break; }
+                    if (consume(c, rbuf, (int)r) < 0 || flush_out(c) < 0 || done_closing(c)) { dead = 1; break; }
                     if (pending(c)) break;   // stop reading until the response is out
                     if (r < BUF) break;
                 }
