@@ -50,8 +50,8 @@ import statistics, sys
 rows = [line.rstrip("\n").split("\t") for line in open(sys.argv[1])]
 names = [v.split("=", 1)[0] for v in sys.argv[2:]]
 scenarios = list(dict.fromkeys(r[0] for r in rows))
-print(f"| scenario | variant | CPU µs per request (median) | ÷ {names[0]} | context switches per request | peak RSS MB | failed |")
-print("|---|---|---|---|---|---|---|")
+print(f"| scenario | variant | CPU µs per request (median) | ÷ {names[0]} | requests per CPU-second | context switches per request | peak RSS MB | failed |")
+print("|---|---|---|---|---|---|---|---|")
 for s in scenarios:
     ref = None
     for n in names:
@@ -62,5 +62,5 @@ for s in scenarios:
         failed = sum(int(r[5]) for r in mine)
         ref = ref or us
         spread = f"{min(float(r[2]) for r in mine):.1f}–{max(float(r[2]) for r in mine):.1f}"
-        print(f"| {s} | {n} | {us:.1f} ({spread}) | {us / ref:.2f} | {cs:.2f} | {rss:.1f} | {failed} |")
+        print(f"| {s} | {n} | {us:.1f} ({spread}) | {us / ref:.2f} | {1e6 / us:,.0f} | {cs:.2f} | {rss:.1f} | {failed} |")
 EOF

@@ -14,6 +14,10 @@
 #                               header; Debian's defaults otherwise (its access log, sendfile,
 #                               tcp_nopush, gzip, 8 KB/4 KB buffers, response buffering on).
 #   NGINX_CONF=debian-nolog     the same without the access log (FastProxy writes none per request).
+#   NGINX_CONF=debian-http10    debian, but without proxy_http_version 1.1 and the cleared
+#                               Connection header that nginx's upstream keep-alive needs: nginx then
+#                               speaks HTTP/1.0 to the sink and opens a connection per request,
+#                               although the keepalive directive is there.
 #   Every variant keeps what the harness needs to run at all: one worker, keep-alive for the life of
 #   an h2load connection, no body size limit, /health for the server-half scenarios.
 write_nginx_conf() {
@@ -26,6 +30,8 @@ write_nginx_conf() {
     tls_lines="proxy_ssl_verify on; proxy_ssl_trusted_certificate $ca_file; proxy_ssl_name localhost; proxy_ssl_server_name on; proxy_ssl_session_reuse on;"
   fi
   local http_lines="access_log off;" location_lines
+  local keepalive_lines='proxy_http_version 1.1;
+      proxy_set_header Connection "";'
   location_lines=$(cat <<EOF
       proxy_buffering off;
       proxy_buffer_size 64k;
@@ -36,13 +42,14 @@ EOF
 )
   case ${NGINX_CONF:-tuned} in
     tuned) ;;
-    debian|debian-nolog)
+    debian|debian-nolog|debian-http10)
       # Debian 12's /etc/nginx/nginx.conf http block, less what a proxy of POSTs never touches.
       local access_log="$dir/logs/access.log"
       [[ $NGINX_CONF == debian-nolog ]] && access_log=off
+      [[ $NGINX_CONF == debian-http10 ]] && keepalive_lines=""
       http_lines="sendfile on; tcp_nopush on; gzip on; access_log $access_log;"
       location_lines="" ;;
-    *) echo "NGINX_CONF=$NGINX_CONF: expected tuned, debian or debian-nolog" >&2; return 2 ;;
+    *) echo "NGINX_CONF=$NGINX_CONF: expected tuned, debian, debian-nolog or debian-http10" >&2; return 2 ;;
   esac
   mkdir -p "$dir/logs"
   cat > "$dir/nginx.conf" <<EOF
@@ -65,8 +72,7 @@ http {
     location / {
       proxy_pass $scheme://sink;
       $tls_lines
-      proxy_http_version 1.1;
-      proxy_set_header Connection "";
+      $keepalive_lines
       proxy_set_header Host \$host;
       proxy_set_header Authorization "Bearer $token";
       proxy_request_buffering off;
