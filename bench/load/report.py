@@ -181,6 +181,11 @@ if fp1 and fp2 and fp1.get("rps") and fp2.get("rps"):
     print(f"FastProxy h2c ÷ HTTP/1.1 (12.8 KB bodies): {pratio(fp2, fp1, 'rps', True)} req/s, "
           f"{pratio(fp2, fp1, 'per_cpu', True)} per CPU-second "
           f"(h2c has 64 streams in flight over 8 connections, HTTP/1.1 32 requests over 32 connections).\n")
+fp32 = parse("fastproxy", "h2c-post-12k-32")
+if fp1 and fp32 and fp1.get("rps") and fp32.get("rps"):
+    print(f"At equal concurrency, 32 requests in flight (h2c: 4 connections × 8 streams): "
+          f"{pratio(fp32, fp1, 'rps', True)} req/s ({f(fp32['rps'])} against {f(fp1['rps'])}), "
+          f"{pratio(fp32, fp1, 'per_cpu', True)} per CPU-second; {fp32['failures']} failures.\n")
 
 print("## Raw figures\n")
 print("| contender | scenario | req/s | mean ms | proxy CPU s | req per proxy CPU-s | peak RSS MB | p50 / p99 ms @ fixed rate | failures |")

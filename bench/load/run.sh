@@ -118,6 +118,9 @@ declare -A SCEN=(
   [h2c-post-49k]="-c 8 -m 8|/api/v1/write|$BODY49"
   [h2c-post-1m]="-c 8 -m 8|/api/v1/write|$WORK/body-1m.bin"
   [h2c-get-1m]="-c 8 -m 8|/big?bytes=1048576|"
+  # FastProxy only: h2c at HTTP/1.1's concurrency, 32 requests in flight (issue #5's "h2c ≥ HTTP/1.1 at
+  # equal client concurrency"; the scenarios above put 64 streams against 32 connections).
+  [h2c-post-12k-32]="-c 4 -m 8|/api/v1/write|$BODY12"
 )
 SCEN_ORDER=(h1-post-12k h1-post-49k h1-post-1m h1-get-1m h2c-post-12k h2c-post-49k h2c-post-1m h2c-get-1m)
 
@@ -286,7 +289,9 @@ for ROUND in $(seq 1 "$ROUNDS"); do
   for who in $(rotate $((ROUND - 1)) "${contenders[@]}"); do
     case $who in
       direct) run_all_scenarios direct "http://127.0.0.1:$SINK_PORT" "" ;;
-      fastproxy) run_all_scenarios fastproxy "http://127.0.0.1:$FP_PORT" "http://127.0.0.1:$FP_H2C" "$FP_PID" ;;
+      fastproxy)
+        run_all_scenarios fastproxy "http://127.0.0.1:$FP_PORT" "http://127.0.0.1:$FP_H2C" "$FP_PID"
+        measure fastproxy h2c-post-12k-32 "http://127.0.0.1:$FP_PORT" "http://127.0.0.1:$FP_H2C" "$FP_PID" ;;
       nginx) run_all_scenarios nginx "http://127.0.0.1:$NGX_PORT" "http://127.0.0.1:$NGX_H2C" "${NGX_PIDS[@]}" ;;
       nginx-debian)
         run_all_scenarios nginx-debian "http://127.0.0.1:$NGD_PORT" "http://127.0.0.1:$NGD_H2C" "${NGD_PIDS[@]}"
