@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # FastProxy beside every nginx configuration of nginx-conf.sh, interleaved (ab.sh): which nginx a
-# "× nginx" figure was measured against changes it by up to 3×, so this puts them side by side.
+# "× nginx" figure was measured against changes it by 2-4×, so this puts them side by side.
 #
 #   bench/load/nginx-peers.sh [FASTPROXY_BIN]        (built here when not given)
 #
