@@ -18,15 +18,21 @@ namespace FastProxy.IntegrationTests.Support;
 internal static class FreePort
 {
     // Above the ports bench/ scripts use (18000–19500) and the well-known ones.
-    private const int First = 20000;
-    private static readonly int EphemeralLow = ReadEphemeralLow();
+    internal const int First = 20000;
+
+    /// <summary>The lowest port of the kernel's ephemeral range (First when it cannot be read).</summary>
+    internal static readonly int EphemeralLow = ReadEphemeralLow();
+
+    /// <summary>False when the ephemeral range leaves too little room below it, and ports come from port 0.</summary>
+    internal static bool BelowEphemeralRange => EphemeralLow - First >= 1000;
+
     private static int s_next = Random.Shared.Next(Math.Max(1, EphemeralLow - First));
 
     public static int Get()
     {
-        var span = EphemeralLow - First;
-        if (span >= 1000)
+        if (BelowEphemeralRange)
         {
+            var span = EphemeralLow - First;
             for (var attempt = 0; attempt < 500; attempt++)
             {
                 var port = First + (int)((uint)Interlocked.Increment(ref s_next) % (uint)span);
