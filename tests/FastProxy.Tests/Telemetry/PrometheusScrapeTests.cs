@@ -77,6 +77,50 @@ public sealed class PrometheusScrapeTests
     }
 
     [Fact]
+    public void SeriesLookup_AlternatingLabels_EachMeasurementLandsInItsOwnSeries()
+    {
+        using var metrics = new ProxyMetrics();
+        using var scrape = new PrometheusScrape(metrics.Meter);
+
+        // Each measurement differs from the one before it in one label: the first, second or third.
+        for (var i = 0; i < 3; i++)
+        {
+            metrics.RequestCompleted("default", "POST", "2xx", TimeSpan.FromMilliseconds(1));
+            metrics.RequestCompleted("default", "POST", "5xx", TimeSpan.FromMilliseconds(1));
+            metrics.RequestCompleted("default", "GET", "5xx", TimeSpan.FromMilliseconds(1));
+            metrics.RequestCompleted("other", "GET", "5xx", TimeSpan.FromMilliseconds(1));
+        }
+
+        var text = scrape.Collect();
+        Assert.Contains("fastproxy_requests_total{route=\"default\",method=\"POST\",status_class=\"2xx\"} 3\n", text, StringComparison.Ordinal);
+        Assert.Contains("fastproxy_requests_total{route=\"default\",method=\"POST\",status_class=\"5xx\"} 3\n", text, StringComparison.Ordinal);
+        Assert.Contains("fastproxy_requests_total{route=\"default\",method=\"GET\",status_class=\"5xx\"} 3\n", text, StringComparison.Ordinal);
+        Assert.Contains("fastproxy_requests_total{route=\"other\",method=\"GET\",status_class=\"5xx\"} 3\n", text, StringComparison.Ordinal);
+        Assert.Contains("fastproxy_request_duration_seconds_count{route=\"default\",status_class=\"5xx\"} 6\n", text, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void ObservableSeries_EachScrapeReportsCurrentValues_AndDropsTheGoneOnes()
+    {
+        using var metrics = new ProxyMetrics();
+        using var scrape = new PrometheusScrape(metrics.Meter);
+        var scope = new KeyValuePair<string, object?>("scope", "a");
+        var other = new KeyValuePair<string, object?>("scope", "b");
+        // "a" last, so the next scrape's first measurement carries the labels of this one's last.
+        Measurement<long>[] current = [new(7, other), new(1, scope)];
+        metrics.Meter.CreateObservableGauge("test_gauge", () => current);
+
+        var first = scrape.Collect();
+        current = [new(2, scope)];
+        var second = scrape.Collect();
+
+        Assert.Contains("test_gauge{scope=\"a\"} 1\n", first, StringComparison.Ordinal);
+        Assert.Contains("test_gauge{scope=\"b\"} 7\n", first, StringComparison.Ordinal);
+        Assert.Contains("test_gauge{scope=\"a\"} 2\n", second, StringComparison.Ordinal);
+        Assert.DoesNotContain("scope=\"b\"", second, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void TokenSeries_OfOneScopeAskedByTwoIdentities_AreTwoSeries()
     {
         const string Scope = "https://monitor.azure.com/.default";
