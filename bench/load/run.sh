@@ -20,7 +20,9 @@
 #                     proxy then has one core, like nginx/HAProxy's one worker)
 #   VARIANTS=1        0 skips the AOT-vs-JIT and GC-settings comparison
 #   YARP=1            0 skips the YARP peer (bench/peers/YarpPeer, built here; needs NuGet)
-#   FASTPROXY_BIN=    use this AOT binary instead of publishing one
+#   FASTPROXY_BIN=    use this AOT binary instead of publishing one (the JIT variant is then built
+#                     from the working tree, unless FASTPROXY_DLL names its IL build)
+#   FASTPROXY_DLL=    the IL build the JIT variant runs (default: built with the AOT binary)
 #   FASTPROXY_ENV="IO_THREADS=1"   settings of the FastProxy compared with the peers: one socket
 #                     event thread, as nginx runs one worker and HAProxy one thread. FASTPROXY_ENV=
 #                     compares the shipped defaults (one event thread per core) instead; the
@@ -88,6 +90,11 @@ if [[ -z "${FASTPROXY_BIN:-}" ]]; then
   dotnet publish "$ROOT/src/FastProxy" -c Release -r linux-x64 --artifacts-path "$ARTIFACTS" -v q -nologo >"$WORK/publish.log" 2>&1 \
     || { cat "$WORK/publish.log"; exit 1; }
   FASTPROXY_BIN=$ARTIFACTS/publish/FastProxy/release_linux-x64/fastproxy
+elif [[ "$VARIANTS" == 1 && -z "${FASTPROXY_DLL:-}" ]]; then
+  # The JIT variant needs the IL build; an earlier run's would measure other code than the binary.
+  log "building FastProxy (IL, for the JIT variant) from the working tree into $ARTIFACTS"
+  dotnet build "$ROOT/src/FastProxy" -c Release -r linux-x64 --artifacts-path "$ARTIFACTS" -v q -nologo >"$WORK/build.log" 2>&1 \
+    || { cat "$WORK/build.log"; exit 1; }
 fi
 FASTPROXY_DLL=${FASTPROXY_DLL:-$ARTIFACTS/bin/FastProxy/release_linux-x64/fastproxy.dll}
 
