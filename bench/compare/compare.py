@@ -15,7 +15,11 @@ A regression is measured again before it fails the gate (bench/gate.sh): with SU
 names of the benchmarks that failed on time or allocation are written there, one per line (not
 when a benchmark is missing); with ONLY=FILE, only the benchmarks named there are compared.
 
-usage: compare.py RESULTS_DIR BASELINE_JSON [--update]
+With --update the run becomes the baseline; with --update --merge only the benchmarks of the run
+replace theirs, and the others keep their entries (a change that moved a few benchmarks on purpose
+need not re-measure the rest on a noisy machine).
+
+usage: compare.py RESULTS_DIR BASELINE_JSON [--update [--merge]]
 """
 import glob
 import json
@@ -62,12 +66,17 @@ def main():
     results_dir, baseline_path = sys.argv[1], sys.argv[2]
     run = load_run(results_dir)
     if "--update" in sys.argv:
+        entries = {}
+        if "--merge" in sys.argv:
+            with open(baseline_path) as f:
+                entries = json.load(f)["benchmarks"]
+        entries.update({k: {"ratio": float(f"{v['ratio']:.6g}"), "alloc_bytes": v["alloc_bytes"],
+                            "mean_ns": round(v["mean_ns"], 1)} for k, v in run.items()})
         doc = {
             "reference": REFERENCE,
             "updated": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%MZ"),
             "machine": f"{os.cpu_count()} cores",
-            "benchmarks": {k: {"ratio": float(f"{v['ratio']:.6g}"), "alloc_bytes": v["alloc_bytes"],
-                               "mean_ns": round(v["mean_ns"], 1)} for k, v in sorted(run.items())},
+            "benchmarks": dict(sorted(entries.items())),
         }
         with open(baseline_path, "w") as f:
             json.dump(doc, f, indent=2)
