@@ -48,9 +48,9 @@ public class HeaderAndUrlBenchmarks
     public HttpRequestMessage RequestHeaders()
     {
         var request = new HttpRequestMessage(HttpMethod.Post, (Uri?)null) { Content = new ByteArrayContent([]) };
-        HttpForwarder.CopyRequestHeaders(_context, request, request.Content);
+        var forwardedFor = HttpForwarder.CopyRequestHeaders(_context, request, request.Content);
         request.Headers.TryAddWithoutValidation("Authorization", _authorization);
-        HttpForwarder.AppendForwardedFor(_context, request);
+        HttpForwarder.AppendForwardedFor(_context, request, forwardedFor);
         return request;
     }
 

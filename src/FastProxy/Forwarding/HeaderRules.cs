@@ -34,6 +34,28 @@ internal static class HeaderRules
         "Content-Location", "Content-MD5", "Content-Range", "Content-Type", "Expires", "Last-Modified",
     }.ToFrozenSet(StringComparer.OrdinalIgnoreCase);
 
+    // The request copy loop's one lookup per header: each name of the three tables above with what
+    // the loop does with it. Two set lookups per header measured ≈ 200 instructions of a request's
+    // ≈ 54,000 (round 14).
+    private static readonly FrozenDictionary<string, RequestHeaderRule> RequestRules = BuildRequestRules();
+
+    private static FrozenDictionary<string, RequestHeaderRule> BuildRequestRules()
+    {
+        var rules = new Dictionary<string, RequestHeaderRule>(StringComparer.OrdinalIgnoreCase);
+        foreach (var name in ContentHeaders)
+        {
+            rules[name] = RequestHeaderRule.CopyToContent;
+        }
+
+        foreach (var name in HopByHop.Concat(SetByProxy))
+        {
+            rules[name] = RequestHeaderRule.Skip;
+        }
+
+        rules["X-Forwarded-For"] = RequestHeaderRule.ForwardedFor;
+        return rules.ToFrozenDictionary(StringComparer.OrdinalIgnoreCase);
+    }
+
     private static readonly SearchValues<char> TokenChars =
         SearchValues.Create("!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz");
 
@@ -41,9 +63,11 @@ internal static class HeaderRules
 
     public static bool IsContentHeader(string name) => ContentHeaders.Contains(name);
 
-    /// <summary>True for request headers not copied from the client (HTTP/2 pseudo-headers included).</summary>
-    public static bool ShouldSkipRequestHeader(string name) =>
-        HopByHop.Contains(name) || SetByProxy.Contains(name) || (name.Length > 0 && name[0] == ':');
+    /// <summary>What the copy of the client's request headers does with <paramref name="name"/>.</summary>
+    public static RequestHeaderRule RuleForRequestHeader(string name) =>
+        RequestRules.TryGetValue(name, out var rule) ? rule
+        : name.Length > 0 && name[0] == ':' ? RequestHeaderRule.Skip // HTTP/2 pseudo-headers
+        : RequestHeaderRule.Copy;
 
     public static bool ShouldSkipResponseHeader(string name) => HopByHop.Contains(name);
 
@@ -77,4 +101,19 @@ internal static class HeaderRules
 
         return false;
     }
+}
+
+internal enum RequestHeaderRule : byte
+{
+    /// <summary>Copied to the upstream request's headers.</summary>
+    Copy,
+
+    /// <summary>Copied to the body's headers, where HttpClient keeps Content-Type and its kind.</summary>
+    CopyToContent,
+
+    /// <summary>Not copied: hop-by-hop, or set by the proxy for the upstream hop.</summary>
+    Skip,
+
+    /// <summary>Not copied as it is: the proxy appends the client's address to it.</summary>
+    ForwardedFor,
 }

@@ -134,7 +134,7 @@ internal sealed class HttpForwarder
             }
 
             // 3. Headers.
-            CopyRequestHeaders(context, request, request.Content);
+            var forwardedFor = CopyRequestHeaders(context, request, request.Content);
             if (request.Content is TranslatedContent)
             {
                 SetHeader(request, request.Content, "Content-Type", RemoteWriteHeaders.ContentTypeV1);
@@ -142,7 +142,7 @@ internal sealed class HttpForwarder
             }
 
             request.Headers.TryAddWithoutValidation("Authorization", token.AuthorizationHeaderValue);
-            AppendForwardedFor(context, request);
+            AppendForwardedFor(context, request, forwardedFor);
             foreach (var (name, value) in _overrides)
             {
                 SetHeader(request, request.Content, name, value);
@@ -254,35 +254,62 @@ internal sealed class HttpForwarder
         _ => new HttpMethod(method),
     };
 
-    internal static void CopyRequestHeaders(HttpContext context, HttpRequestMessage request, HttpContent? content)
+    /// <summary>
+    /// Copies the client's end-to-end headers; returns its X-Forwarded-For, for
+    /// <see cref="AppendForwardedFor"/> to extend.
+    /// </summary>
+    internal static StringValues CopyRequestHeaders(HttpContext context, HttpRequestMessage request, HttpContent? content)
     {
         var headers = context.Request.Headers;
         var connection = headers.Connection;
+        var forwardedFor = StringValues.Empty;
         foreach (var header in headers)
         {
             var name = header.Key;
-            if (HeaderRules.ShouldSkipRequestHeader(name) ||
+            var rule = HeaderRules.RuleForRequestHeader(name);
+            if (rule == RequestHeaderRule.Skip ||
                 (connection.Count > 0 && HeaderRules.IsNamedByConnection(connection, name)))
             {
                 continue;
             }
 
             var values = header.Value;
-            // The single-value overload avoids boxing StringValues into an IEnumerable.
-            var added = values.Count == 1
-                ? request.Headers.TryAddWithoutValidation(name, values.ToString())
-                : request.Headers.TryAddWithoutValidation(name, (IEnumerable<string?>)values);
-            if (!added && content is not null)
+            if (rule == RequestHeaderRule.ForwardedFor)
             {
-                // Content-Type, Content-Encoding and the other content headers live on the content.
-                _ = values.Count == 1
-                    ? content.Headers.TryAddWithoutValidation(name, values.ToString())
-                    : content.Headers.TryAddWithoutValidation(name, (IEnumerable<string?>)values);
+                forwardedFor = values;
+                continue;
+            }
+
+            // Content-Type, Content-Encoding and the other content headers live on the content
+            // (dropped when there is none); trying the request first cost a refused lookup each.
+            if (rule == RequestHeaderRule.CopyToContent)
+            {
+                if (content is not null)
+                {
+                    AddHeader(content.Headers, name, values);
+                }
+            }
+            else if (!AddHeader(request.Headers, name, values) && content is not null)
+            {
+                // A content header that HttpClient knows and the rules' table does not.
+                AddHeader(content.Headers, name, values);
             }
         }
+
+        return forwardedFor;
     }
 
-    internal static void AppendForwardedFor(HttpContext context, HttpRequestMessage request)
+    // The single-value overload avoids boxing StringValues into an IEnumerable.
+    private static bool AddHeader(HttpHeaders destination, string name, StringValues values) =>
+        values.Count == 1
+            ? destination.TryAddWithoutValidation(name, values.ToString())
+            : destination.TryAddWithoutValidation(name, (IEnumerable<string?>)values);
+
+    /// <summary>
+    /// Sets X-Forwarded-For to the client's (<paramref name="existing"/>, from
+    /// <see cref="CopyRequestHeaders"/>) with the client's address appended.
+    /// </summary>
+    internal static void AppendForwardedFor(HttpContext context, HttpRequestMessage request, StringValues existing)
     {
         var remote = context.Connection.RemoteIpAddress;
         if (remote is null)
@@ -290,7 +317,6 @@ internal sealed class HttpForwarder
             return;
         }
 
-        var existing = context.Request.Headers["X-Forwarded-For"];
         var address = AddressText(remote);
         var value = existing.Count == 0 ? address : existing.ToString() + ", " + address;
         request.Headers.TryAddWithoutValidation("X-Forwarded-For", value);

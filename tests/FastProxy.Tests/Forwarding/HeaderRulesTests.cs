@@ -17,17 +17,20 @@ public sealed class HeaderRulesTests
     [InlineData("Host")]
     [InlineData("authorization")]
     [InlineData("Content-Length")]
+    [InlineData("content-length")]
     [InlineData(":authority")]
-    public void RequestHeader_NotCopied(string name) => Assert.True(HeaderRules.ShouldSkipRequestHeader(name));
+    public void RequestHeader_NotCopied(string name) => Assert.Equal(RequestHeaderRule.Skip, HeaderRules.RuleForRequestHeader(name));
 
     [Theory]
-    [InlineData("User-Agent")]
-    [InlineData("Content-Encoding")]
-    [InlineData("Content-Type")]
-    [InlineData("X-Prometheus-Remote-Write-Version")]
-    [InlineData("traceparent")]
-    [InlineData("Accept")]
-    public void EndToEndRequestHeader_Copied(string name) => Assert.False(HeaderRules.ShouldSkipRequestHeader(name));
+    [InlineData("User-Agent", nameof(RequestHeaderRule.Copy))]
+    [InlineData("Content-Encoding", nameof(RequestHeaderRule.CopyToContent))]
+    [InlineData("content-type", nameof(RequestHeaderRule.CopyToContent))]
+    [InlineData("X-Prometheus-Remote-Write-Version", nameof(RequestHeaderRule.Copy))]
+    [InlineData("traceparent", nameof(RequestHeaderRule.Copy))]
+    [InlineData("Accept", nameof(RequestHeaderRule.Copy))]
+    [InlineData("x-forwarded-for", nameof(RequestHeaderRule.ForwardedFor))]
+    public void EndToEndRequestHeader_IsCopiedWhereItBelongs(string name, string rule) =>
+        Assert.Equal(rule, HeaderRules.RuleForRequestHeader(name).ToString());
 
     [Theory]
     [InlineData("Transfer-Encoding", true)]
