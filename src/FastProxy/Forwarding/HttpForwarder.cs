@@ -19,7 +19,8 @@ namespace FastProxy.Forwarding;
 /// </summary>
 /// <remarks>
 /// <see cref="ForwardAsync"/> reads top to bottom in these steps (step 0 and the finally block are
-/// telemetry: in-flight count, durations, a span only when tracing is on; see <see cref="ForwardingTelemetry"/>):
+/// telemetry: in-flight count, durations, a span only when tracing is on; see <see cref="ForwardingTelemetry"/>.
+/// The finally block also gives back the caller's MAX_CONCURRENT_REQUESTS slot, see <see cref="ConcurrencyLimit"/>):
 /// <list type="number">
 /// <item>Read the token snapshot: one volatile read; no usable token means 503 + Retry-After.</item>
 /// <item>Build the upstream request: target URL from the raw request target, byte for byte.</item>
@@ -72,7 +73,8 @@ internal sealed class HttpForwarder
         _telemetry = telemetry ?? ForwardingTelemetry.Unobserved(time);
     }
 
-    public async Task ForwardAsync(HttpContext context, ProxyRoute route, string rawTarget)
+    /// <param name="heldSlot">The MAX_CONCURRENT_REQUESTS slot the caller took, given back here at the end.</param>
+    public async Task ForwardAsync(HttpContext context, ProxyRoute route, string rawTarget, ConcurrencyLimit? heldSlot = null)
     {
         // 0. Telemetry: in-flight count and start time; a span only when tracing is on. The
         //    finally block records the outcome, whichever step returned.
@@ -192,27 +194,35 @@ internal sealed class HttpForwarder
         }
         finally
         {
-            if (activity is not null)
+            try
             {
-                if (content is { Copying: true })
+                if (activity is not null)
                 {
-                    // The forward ended before the body copy did: the target answered mid-body
-                    // (HTTP/2 lets it, and an ingestion front end that counts Content-Length bytes
-                    // answers before the body's end of stream), or the send failed. The copy still
-                    // reads the client's body from Kestrel, which reads the rest of it away for the
-                    // connection's next request once this returns; both at once broke the client's
-                    // connection. Stop the copy and wait until it has let go.
-                    activity.Abandon();
-                    await content.WhenStoppedAsync();
+                    if (content is { Copying: true })
+                    {
+                        // The forward ended before the body copy did: the target answered
+                        // mid-body (HTTP/2 lets it, and an ingestion front end that counts
+                        // Content-Length bytes answers before the body's end of stream), or the
+                        // send failed. The copy still reads the client's body from Kestrel, which
+                        // reads the rest of it away for the connection's next request once this
+                        // returns; both at once broke the client's connection. Stop the copy and
+                        // wait until it has let go.
+                        activity.Abandon();
+                        await content.WhenStoppedAsync();
+                    }
+
+                    _timeouts.Return(activity);
                 }
 
-                _timeouts.Return(activity);
+                response?.Dispose();
+                request?.Dispose();
+
+                _telemetry.End(ref measure, context);
             }
-
-            response?.Dispose();
-            request?.Dispose();
-
-            _telemetry.End(ref measure, context);
+            finally
+            {
+                heldSlot?.Exit();
+            }
         }
     }
 

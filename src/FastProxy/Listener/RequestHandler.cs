@@ -49,9 +49,8 @@ internal sealed class RequestHandler
     // certificate; this catches the plain metrics port, where the tap endpoint is served.
     private readonly bool _requireClientCertificate;
 
-    // MAX_CONCURRENT_REQUESTS; 0 for unlimited. Only forwarded requests are counted.
-    private readonly int _maxRequests;
-    private int _requestsInFlight;
+    // MAX_CONCURRENT_REQUESTS; null for unlimited. Only forwarded requests are counted.
+    private readonly ConcurrencyLimit? _limit;
 
     public RequestHandler(RouteTable routes, HttpForwarder forwarder, ErrorResponder errors, TokenSources tokens,
         PrometheusScrape? scrape = null, int? metricsPort = null, PayloadTap? tap = null,
@@ -61,7 +60,7 @@ internal sealed class RequestHandler
         _allowedSources = [.. security?.AllowedSourceNetworks ?? []];
         _maxBodyBytes = security?.MaxRequestBodyBytes ?? long.MaxValue;
         _requireClientCertificate = security?.Tls is { RequiresClientCertificate: true };
-        _maxRequests = security?.MaxConcurrentRequests ?? 0;
+        _limit = security?.MaxConcurrentRequests is > 0 and var max ? new ConcurrencyLimit(max) : null;
         _azureBodySize = azureBodySize;
         _tap = tap is { Enabled: true } ? tap : null;
         _routes = routes;
@@ -140,33 +139,13 @@ internal sealed class RequestHandler
             _azureBodySize?.Observe(route, length);
         }
 
-        return _maxRequests == 0 ? _forwarder.ForwardAsync(context, route, rawTarget) : ForwardWithinLimitAsync(context, route, rawTarget);
-    }
-
-    /// <summary>
-    /// Forwards unless MAX_CONCURRENT_REQUESTS are in flight already: then 503 + Retry-After: 1,
-    /// which Prometheus retries, so an overload delays samples but never drops them. One
-    /// increment and one decrement per request; no lock, no queue. The wrapper's state machine
-    /// (allocated when forwarding completes asynchronously) is the price of keeping HttpForwarder
-    /// unaware of the limit; MAX_CONCURRENT_REQUESTS=0 skips it.
-    /// </summary>
-    private async Task ForwardWithinLimitAsync(HttpContext context, ProxyRoute route, string rawTarget)
-    {
-        if (Interlocked.Increment(ref _requestsInFlight) > _maxRequests)
+        if (_limit is not null && !_limit.TryEnter())
         {
-            Interlocked.Decrement(ref _requestsInFlight);
-            await _errors.ReportAsync(context, ForwarderError.ConcurrencyLimitReached, null);
-            return;
+            return _errors.ReportAsync(context, ForwarderError.ConcurrencyLimitReached, null).AsTask();
         }
 
-        try
-        {
-            await _forwarder.ForwardAsync(context, route, rawTarget);
-        }
-        finally
-        {
-            Interlocked.Decrement(ref _requestsInFlight);
-        }
+        // The forward gives the slot back when it ends, however it ends.
+        return _forwarder.ForwardAsync(context, route, rawTarget, _limit);
     }
 
     /// <summary>

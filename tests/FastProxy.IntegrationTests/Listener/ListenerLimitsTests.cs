@@ -95,6 +95,38 @@ public sealed class ListenerLimitsTests
     }
 
     [Fact]
+    public async Task FailedForwards_GiveTheirSlotBack()
+    {
+        // Each forward fails a different way (the target cuts the connection, then answers 500);
+        // with one slot, a failure that kept its slot would turn the next request into 503.
+        await using var upstream = await FakeUpstream.StartAsync();
+        var calls = 0;
+        upstream.Behavior = async (context, recorded) =>
+        {
+            recorded.Body = await FakeUpstream.ReadBodyAsync(context);
+            if (Interlocked.Increment(ref calls) % 2 == 1)
+            {
+                context.Abort();
+                return;
+            }
+
+            context.Response.StatusCode = 500;
+        };
+        await using var proxy = await StartAsync(upstream, ("MAX_CONCURRENT_REQUESTS", "1"));
+        using var client = TestHttp.CreateClient(proxy.Address);
+
+        var statuses = new List<HttpStatusCode>();
+        for (var i = 0; i < 4; i++)
+        {
+            using var response = await client.PostAsync(Write, new ByteArrayContent([(byte)i]), Cancel);
+            statuses.Add(response.StatusCode);
+        }
+
+        Assert.Equal([HttpStatusCode.BadGateway, HttpStatusCode.InternalServerError, HttpStatusCode.BadGateway, HttpStatusCode.InternalServerError], statuses);
+        Assert.Equal(4, upstream.Requests.Count);
+    }
+
+    [Fact]
     public async Task HalfSentHeaders_ConnectionClosedAfterTheHeadersTimeout_NothingForwarded()
     {
         await using var upstream = await FakeUpstream.StartAsync();
