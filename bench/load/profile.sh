@@ -131,11 +131,15 @@ case $MODE in
     # task-clock and context switches are software counters: they work in VMs without a PMU.
     perf stat -e task-clock,context-switches,cpu-migrations -x, -o "$WORK/perfstat.txt" -p "$FP_PID" & PS=$!
     sleep 0.5
+    read -r U0 S0 < <(awk '{print $14, $15}' "/proc/$FP_PID/stat")
     h2load -n "$N" "${ARGS[@]}" > "$WORK/h2load.txt" 2>&1
+    read -r U1 S1 < <(awk '{print $14, $15}' "/proc/$FP_PID/stat")
     kill -INT $PS; wait $PS 2>/dev/null || true
     echo "scenario=$SCEN requests=$N $(grep -E '^requests:' "$WORK/h2load.txt")"
     awk -F, -v n="$N" '$3=="task-clock" { ms=$1 } $3=="context-switches" { cs=$1 } $3=="cpu-migrations" { mig=$1 }
       END { printf "  proxy CPU %.2f s, %.1f us per request, %.0f requests per CPU-second, %.2f context switches per request\n", ms/1000, ms*1000/n, n/(ms/1000), cs/n }' "$WORK/perfstat.txt"
+    # Where the time went, from /proc's clock ticks (10 ms each): user space against the kernel.
+    awk -v u=$((U1 - U0)) -v s=$((S1 - S0)) 'BEGIN { if (u + s > 0) printf "  user %.0f %%, system %.0f %% (%d ticks)\n", 100*u/(u+s), 100*s/(u+s), u+s }'
     echo "  peak RSS $(awk '/VmHWM/{printf "%.1f MB", $2/1024}' "/proc/$FP_PID/status"), threads $(threads)"
     ;;
   perf)
