@@ -4,7 +4,9 @@
 # request, peak RSS, and optionally a perf profile with the AOT symbols.
 #
 #   bench/load/profile.sh BIN [SCENARIO] [REQUESTS]
-#     BIN        the AOT binary (its fastproxy.dbg beside it gives perf the symbols), or "nginx":
+#     BIN        the AOT binary (its fastproxy.dbg beside it gives perf the symbols), the IL build
+#                (fastproxy.dll, run on the JIT with the gen0 cap the binary has compiled in, and
+#                in MODE=perf with a perf map so that perf names the JIT's code), or "nginx":
 #                the harness's nginx peer (bench/load/nginx-conf.sh), measured on its one worker;
 #                PROXY_ENV="NGINX_CONF=debian" picks another of its configurations
 #     SCENARIO   h1-post-49k (default), h1-post-12k, h1-post-1m, h1-get-1m, h2c-post-12k,
@@ -12,7 +14,8 @@
 #                to /health, answered by the proxy itself: the cost of the server half alone
 #                (nginx: HTTP/1.1 only; its HTTP/2 answer to an unread body resets the stream)
 #     REQUESTS   fixed request count per measured run (default 5000)
-#   MODE=strace (default) | cpu | perf   (perf: perf record -g on the proxy, report in $WORK)
+#   MODE=strace (default) | cpu | perf   (perf: perf record -g on the proxy, report in $WORK, and
+#                the CPU per request by layer: kernel, Kestrel, SocketsHttpHandler, GC, ...)
 #   CLIENTS=32 (HTTP/1.1 connections; h2c uses 8 x 8 streams unless H2C="-c N -m M")
 #   UPSTREAM=plain (default) | tls-h2 | tls-h1: the proxy reaches the sink over TLS, as production
 #                reaches Azure Monitor, through a TLS-terminating HAProxy (one thread) in front of it
@@ -34,6 +37,7 @@ FP_PORT=${FP_PORT:-19100}
 FP_H2C=${FP_H2C:-19101}
 UPSTREAM=${UPSTREAM:-plain}
 TLS_PORT=${TLS_PORT:-19443}
+PERF_HZ=${PERF_HZ:-2000}
 
 mkdir -p "$WORK"
 [[ "$WORK/sink" -nt "$ROOT/bench/load/sink.c" ]] || cc -O2 -o "$WORK/sink" "$ROOT/bench/load/sink.c"
@@ -87,9 +91,16 @@ if [[ $BIN == nginx ]]; then
   # The worker does the proxying; the master only waits.
   FP_PID=$(pgrep -P "${PIDS[-1]}")
 else
+  RUN=("$BIN")
+  if [[ $BIN == *.dll ]]; then
+    # The JIT build: the gen0 cap is compiled into the native binary only, and perf can name JIT
+    # code only through a perf map of code that is not double-mapped (W^X).
+    RUN=(env DOTNET_GCGen0MaxBudget=600000 dotnet "$BIN")
+    [[ $MODE == perf ]] && RUN=(env DOTNET_PerfMapEnabled=1 DOTNET_EnableWriteXorExecute=0 "${RUN[@]}")
+  fi
   env AZURE_POD_IDENTITY_AUTHORITY_HOST=http://127.0.0.1:$SINK_PORT IDENTITY_TYPE=systemassigned "${TLS_ENV[@]}" \
     TARGET_HOST="$TARGET" LISTENING_PORT=$FP_PORT H2C_PORT=$FP_H2C LISTEN_ADDRESS=127.0.0.1 \
-    LOG_LEVEL=Warning ${PROXY_ENV:-} "$BIN" > "$WORK/fastproxy.log" 2>&1 &
+    LOG_LEVEL=Warning ${PROXY_ENV:-} "${RUN[@]}" > "$WORK/fastproxy.log" 2>&1 &
   FP_PID=$!; PIDS+=("$FP_PID")
   wait_http "http://127.0.0.1:$FP_PORT/ready"
 fi
@@ -111,8 +122,11 @@ esac
 [[ $SCEN == *-post-* || $SCEN == *-floor-* ]] && ARGS+=(-H "content-type: application/x-protobuf" -H "content-encoding: snappy")
 ARGS+=("$BASE$P")
 
-# Warm-up: connections, pools, the first GCs.
-h2load -n $((N / 2 < 2000 ? 2000 : N / 2)) "${ARGS[@]}" > /dev/null 2>&1
+# Warm-up: connections, pools, the first GCs; for the JIT build also tiered compilation, which
+# needs tens of thousands of requests to reach optimised code with its dynamic profile.
+WARM=$((N / 2 < 2000 ? 2000 : N / 2))
+[[ $BIN == *.dll && $WARM -lt 150000 ]] && WARM=150000
+h2load -n "$WARM" "${ARGS[@]}" > /dev/null 2>&1
 ticks() { awk '{print $14+$15}' "/proc/$FP_PID/stat"; }
 threads() { ls "/proc/$FP_PID/task" | wc -l; }
 echo 5 > "/proc/$FP_PID/clear_refs"
@@ -143,11 +157,13 @@ case $MODE in
     echo "  peak RSS $(awk '/VmHWM/{printf "%.1f MB", $2/1024}' "/proc/$FP_PID/status"), threads $(threads)"
     ;;
   perf)
-    perf record -F 2000 -g -o "$WORK/perf.data" -p "$FP_PID" > /dev/null 2>&1 & PR=$!
+    perf record -F "$PERF_HZ" -g -o "$WORK/perf.data" -p "$FP_PID" > /dev/null 2>&1 & PR=$!
     sleep 1
     h2load -n "$N" "${ARGS[@]}" > "$WORK/h2load.txt" 2>&1
     kill -INT $PR; wait $PR 2>/dev/null || true
     echo "scenario=$SCEN requests=$N $(grep -E '^requests:' "$WORK/h2load.txt")"
-    perf report -i "$WORK/perf.data" --no-children --sort dso,sym --stdio 2>/dev/null | grep -v '^$' | grep -E '^ +[0-9]' | head -60
+    perf report -i "$WORK/perf.data" --no-children --sort dso,sym --stdio -n -g none 2>/dev/null > "$WORK/perf-symbols.txt"
+    awk '/^ +[0-9]/ && n++ < 60' "$WORK/perf-symbols.txt"
+    python3 "$ROOT/bench/load/perf-layers.py" "$WORK/perf-symbols.txt" "$N" "$PERF_HZ"
     ;;
 esac
