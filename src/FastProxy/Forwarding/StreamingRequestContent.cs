@@ -146,7 +146,7 @@ internal sealed class StreamingRequestContent : HttpContent
                     {
                         if (buffer.IsSingleSegment)
                         {
-                            await stream.WriteAsync(buffer.First, token);
+                            await WriteAsync(stream, buffer.First, token);
                         }
                         else
                         {
@@ -271,7 +271,7 @@ internal sealed class StreamingRequestContent : HttpContent
                 remaining = remaining[take..];
                 if (filled == block.Length)
                 {
-                    await stream.WriteAsync(block.AsMemory(0, filled), cancellationToken);
+                    await WriteAsync(stream, block.AsMemory(0, filled), cancellationToken);
                     filled = 0;
                 }
             }
@@ -279,7 +279,17 @@ internal sealed class StreamingRequestContent : HttpContent
 
         if (filled > 0)
         {
-            await stream.WriteAsync(block.AsMemory(0, filled), cancellationToken);
+            await WriteAsync(stream, block.AsMemory(0, filled), cancellationToken);
+        }
+    }
+
+    // Within the scope the upstream connection may hold the request head that SocketsHttpHandler
+    // flushes first and send it with the body's write that follows (CoalescingNetworkStream).
+    private static ValueTask WriteAsync(Stream stream, ReadOnlyMemory<byte> data, CancellationToken cancellationToken)
+    {
+        using (BodyWriteScope.Enter())
+        {
+            return stream.WriteAsync(data, cancellationToken);
         }
     }
 

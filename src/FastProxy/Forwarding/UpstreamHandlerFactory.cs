@@ -1,4 +1,6 @@
 using System.Net;
+using System.Net.Http;
+using System.Net.Sockets;
 using FastProxy.Configuration;
 
 namespace FastProxy.Forwarding;
@@ -24,8 +26,29 @@ internal static class UpstreamHandlerFactory
             UseProxy = true,
             // Trace propagation is decided by the forwarder, not implicitly per request.
             ActivityHeadersPropagator = null,
+            // The handler's own connect, with a stream that sends the request head and the body
+            // after it together (CoalescingNetworkStream).
+            ConnectCallback = ConnectAsync,
         };
 
         return new HttpMessageInvoker(handler, disposeHandler: true);
+    }
+
+    internal static async ValueTask<Stream> ConnectAsync(SocketsHttpConnectionContext context, CancellationToken cancellationToken)
+    {
+        // As SocketsHttpHandler connects by itself: a dual-mode socket, Nagle off, every address
+        // of the name tried in turn. Its errors keep their type, so the handler still tells a
+        // name that does not resolve from a refused connection.
+        var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        try
+        {
+            await socket.ConnectAsync(context.DnsEndPoint, cancellationToken);
+            return new CoalescingNetworkStream(socket);
+        }
+        catch
+        {
+            socket.Dispose();
+            throw;
+        }
     }
 }
