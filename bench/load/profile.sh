@@ -146,8 +146,11 @@ case $MODE in
     perf stat -e task-clock,context-switches,cpu-migrations -x, -o "$WORK/perfstat.txt" -p "$FP_PID" & PS=$!
     sleep 0.5
     read -r U0 S0 < <(awk '{print $14, $15}' "/proc/$FP_PID/stat")
+    W0=$(awk '/^voluntary_ctxt_switches/ {print $2}' "/proc/${PIDS[0]}/status")
     h2load -n "$N" "${ARGS[@]}" > "$WORK/h2load.txt" 2>&1
+    W1=$(awk '/^voluntary_ctxt_switches/ {print $2}' "/proc/${PIDS[0]}/status")
     read -r U1 S1 < <(awk '{print $14, $15}' "/proc/$FP_PID/stat")
+    echo "  sink sleeps per request $(awk -v a="$W0" -v b="$W1" -v n="$N" 'BEGIN { printf "%.2f", (b - a) / n }')"
     kill -INT $PS; wait $PS 2>/dev/null || true
     echo "scenario=$SCEN requests=$N $(grep -E '^requests:' "$WORK/h2load.txt")"
     awk -F, -v n="$N" '$3=="task-clock" { ms=$1 } $3=="context-switches" { cs=$1 } $3=="cpu-migrations" { mig=$1 }
