@@ -16,6 +16,7 @@
 #     REQUESTS   fixed request count per measured run (default 5000)
 #   MODE=strace (default) | cpu | perf   (perf: perf record -g on the proxy, report in $WORK, and
 #                the CPU per request by layer: kernel, Kestrel, SocketsHttpHandler, GC, ...)
+#   PERF_HZ=2000 (MODE=perf's sampling rate)
 #   CLIENTS=32 (HTTP/1.1 connections; h2c uses 8 x 8 streams unless H2C="-c N -m M")
 #   UPSTREAM=plain (default) | tls-h2 | tls-h1: the proxy reaches the sink over TLS, as production
 #                reaches Azure Monitor, through a TLS-terminating HAProxy (one thread) in front of it
@@ -150,9 +151,10 @@ case $MODE in
     h2load -n "$N" "${ARGS[@]}" > "$WORK/h2load.txt" 2>&1
     W1=$(awk '/^voluntary_ctxt_switches/ {print $2}' "/proc/${PIDS[0]}/status")
     read -r U1 S1 < <(awk '{print $14, $15}' "/proc/$FP_PID/stat")
-    echo "  sink sleeps per request $(awk -v a="$W0" -v b="$W1" -v n="$N" 'BEGIN { printf "%.2f", (b - a) / n }')"
     kill -INT $PS; wait $PS 2>/dev/null || true
     echo "scenario=$SCEN requests=$N $(grep -E '^requests:' "$WORK/h2load.txt")"
+    # Each time the one-thread sink went to sleep, one of the proxy's sends had to wake it.
+    echo "  sink sleeps per request $(awk -v a="$W0" -v b="$W1" -v n="$N" 'BEGIN { printf "%.2f", (b - a) / n }')"
     awk -F, -v n="$N" '$3=="task-clock" { ms=$1 } $3=="context-switches" { cs=$1 } $3=="cpu-migrations" { mig=$1 }
       END { printf "  proxy CPU %.2f s, %.1f us per request, %.0f requests per CPU-second, %.2f context switches per request\n", ms/1000, ms*1000/n, n/(ms/1000), cs/n }' "$WORK/perfstat.txt"
     # Where the time went, from /proc's clock ticks (10 ms each): user space against the kernel.
