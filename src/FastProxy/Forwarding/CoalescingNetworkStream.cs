@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Diagnostics;
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
 
@@ -76,7 +77,9 @@ internal sealed partial class CoalescingNetworkStream(Socket socket) : NetworkSt
 
         if (!prior.IsCompleted || _heldSendError is not null)
         {
-            return WriteAfterHeldSendAsync(prior, held, heldLength, buffer, cancellationToken);
+            // Nothing can be held here: holding waits for the last held send to have succeeded.
+            Debug.Assert(held is null, "a write was held while an earlier held send was pending or had failed");
+            return WriteAfterHeldSendAsync(prior, buffer, cancellationToken);
         }
 
         return held is null ? base.WriteAsync(buffer, cancellationToken) : SendGatheredAsync(held, heldLength, buffer, cancellationToken);
@@ -172,18 +175,11 @@ internal sealed partial class CoalescingNetworkStream(Socket socket) : NetworkSt
         }
     }
 
-    private async ValueTask WriteAfterHeldSendAsync(Task prior, byte[]? held, int heldLength, ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken)
+    private async ValueTask WriteAfterHeldSendAsync(Task prior, ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken)
     {
-        // Not reached with something held (holding waits for the last held send), but if it were,
-        // the held bytes go first.
         await prior;
-        if (_heldSendError is not null && held is not null)
-        {
-            ArrayPool<byte>.Shared.Return(held);
-        }
-
         ThrowIfHeldSendFailed();
-        await (held is null ? base.WriteAsync(buffer, cancellationToken) : SendGatheredAsync(held, heldLength, buffer, cancellationToken));
+        await base.WriteAsync(buffer, cancellationToken);
     }
 
     private ValueTask SendGatheredAsync(byte[] held, int heldLength, ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken)
